@@ -1,0 +1,109 @@
+package abi
+
+import (
+	"github.com/callhost/callhost"
+	"github.com/callhost/callhost/internal/msgp"
+)
+
+// Call is a decoded call envelope. Byte slices alias the decoded input.
+type Call struct {
+	Target      callhost.Address
+	Steps       []byte // encoded operation: an array of [handler, args]
+	HasCont     bool
+	ContHandler string
+	ContArgs    []byte           // encoded array
+	ContObject  callhost.Address // zero when the continuation names no object
+	TimeoutMS   uint64
+	Flags       uint64
+}
+
+// Continuation is the data a caller binds to a call: a handler of its own, and
+// arguments that may hold [callhost.Placeholder].
+type Continuation struct {
+	Handler string
+	Args    []any
+}
+
+// AppendCall appends a call envelope. cont may be nil for fire-and-forget.
+func AppendCall(b []byte, target callhost.Address, op callhost.Operation,
+	cont *Continuation, timeoutMS, flags uint64) ([]byte, error) {
+	b = msgp.AppendArrayHeader(b, 5)
+	b = AppendAddress(b, target)
+	b, err := op.AppendSteps(b)
+	if err != nil {
+		return b, err
+	}
+	if cont == nil {
+		b = msgp.AppendNil(b)
+	} else {
+		b = msgp.AppendArrayHeader(b, 3)
+		b = msgp.AppendString(b, cont.Handler)
+		b = msgp.AppendArrayHeader(b, len(cont.Args))
+		for _, a := range cont.Args {
+			if b, err = msgp.Append(b, a); err != nil {
+				return b, err
+			}
+		}
+		b = msgp.AppendNil(b)
+	}
+	b = msgp.AppendUint(b, timeoutMS)
+	return msgp.AppendUint(b, flags), nil
+}
+
+// DecodeCall decodes the structure of a call envelope into c. It does not check
+// the operation or the continuation arguments: see [CheckOperation] and
+// [CheckContinuationArgs].
+func DecodeCall(b []byte, c *Call) error {
+	r := msgp.NewReader(b)
+	n, err := r.ReadArrayHeader()
+	if err != nil {
+		return err
+	}
+	if n < 5 {
+		return errorf("call envelope has %d elements, want 5", n)
+	}
+	if c.Target, err = ReadAddress(&r); err != nil {
+		return err
+	}
+	if c.Steps, err = r.ReadRaw(); err != nil {
+		return err
+	}
+	if err := readContinuation(&r, c); err != nil {
+		return err
+	}
+	if c.TimeoutMS, err = r.ReadUint(); err != nil {
+		return err
+	}
+	c.Flags, err = r.ReadUint()
+	return err
+}
+
+func readContinuation(r *msgp.Reader, c *Call) error {
+	c.HasCont, c.ContHandler, c.ContArgs, c.ContObject = false, "", nil, callhost.Address{}
+	if r.IsNil() {
+		return nil
+	}
+	n, err := r.ReadArrayHeader()
+	if err != nil {
+		return err
+	}
+	if n < 2 {
+		return errorf("continuation has %d elements, want 2 or 3", n)
+	}
+	c.HasCont = true
+	if c.ContHandler, err = r.ReadString(); err != nil {
+		return err
+	}
+	if c.ContArgs, err = r.ReadRaw(); err != nil {
+		return err
+	}
+	if n >= 3 && !r.IsNil() {
+		if c.ContObject, err = ReadAddress(r); err != nil {
+			return err
+		}
+		n--
+	} else if n >= 3 {
+		n--
+	}
+	return skipN(r, n-2)
+}

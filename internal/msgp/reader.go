@@ -1,0 +1,454 @@
+package msgp
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+)
+
+// MaxDepth is the deepest nesting of arrays and maps that [Reader.Skip] accepts.
+const MaxDepth = 64
+
+var (
+	// ErrShort reports input that ends in the middle of a value.
+	ErrShort = errors.New("msgpack: unexpected end of input")
+	// ErrTooDeep reports nesting deeper than [MaxDepth].
+	ErrTooDeep = errors.New("msgpack: nesting too deep")
+)
+
+// Type is the family of a MessagePack value.
+type Type uint8
+
+// Value families reported by [Reader.NextType].
+const (
+	TypeInvalid Type = iota
+	TypeNil
+	TypeBool
+	TypeInt
+	TypeUint
+	TypeFloat
+	TypeString
+	TypeBinary
+	TypeArray
+	TypeMap
+	TypeExt
+)
+
+// TypeError reports a value of an unexpected type.
+type TypeError struct {
+	Want string
+	Got  byte
+}
+
+func (e *TypeError) Error() string {
+	return fmt.Sprintf("msgpack: expected %s, got format byte 0x%02x", e.Want, e.Got)
+}
+
+// Reader reads values from a byte slice without copying. Slices it returns alias
+// the input.
+type Reader struct {
+	buf []byte
+	off int
+}
+
+// NewReader returns a Reader over b.
+func NewReader(b []byte) Reader { return Reader{buf: b} }
+
+// Reset points r at b.
+func (r *Reader) Reset(b []byte) { r.buf, r.off = b, 0 }
+
+// Len returns the number of unread bytes.
+func (r *Reader) Len() int { return len(r.buf) - r.off }
+
+// Offset returns the number of bytes read so far.
+func (r *Reader) Offset() int { return r.off }
+
+func (r *Reader) need(n int) ([]byte, error) {
+	if n < 0 || len(r.buf)-r.off < n {
+		return nil, ErrShort
+	}
+	p := r.buf[r.off : r.off+n]
+	r.off += n
+	return p, nil
+}
+
+func (r *Reader) peek() (byte, error) {
+	if r.off >= len(r.buf) {
+		return 0, ErrShort
+	}
+	return r.buf[r.off], nil
+}
+
+// NextType returns the family of the next value without consuming it.
+func (r *Reader) NextType() Type {
+	c, err := r.peek()
+	if err != nil {
+		return TypeInvalid
+	}
+	return typeOf(c)
+}
+
+func typeOf(c byte) Type {
+	switch {
+	case c <= 0x7f, c >= 0xe0:
+		return TypeInt
+	case c <= 0x8f:
+		return TypeMap
+	case c <= 0x9f:
+		return TypeArray
+	case c <= 0xbf:
+		return TypeString
+	}
+	switch c {
+	case 0xc0:
+		return TypeNil
+	case 0xc2, 0xc3:
+		return TypeBool
+	case 0xc4, 0xc5, 0xc6:
+		return TypeBinary
+	case 0xc7, 0xc8, 0xc9, 0xd4, 0xd5, 0xd6, 0xd7, 0xd8:
+		return TypeExt
+	case 0xca, 0xcb:
+		return TypeFloat
+	case 0xcc, 0xcd, 0xce, 0xcf:
+		return TypeUint
+	case 0xd0, 0xd1, 0xd2, 0xd3:
+		return TypeInt
+	case 0xd9, 0xda, 0xdb:
+		return TypeString
+	case 0xdc, 0xdd:
+		return TypeArray
+	case 0xde, 0xdf:
+		return TypeMap
+	}
+	return TypeInvalid
+}
+
+// IsNil consumes a nil and reports true, or consumes nothing and reports false.
+func (r *Reader) IsNil() bool {
+	if c, err := r.peek(); err == nil && c == 0xc0 {
+		r.off++
+		return true
+	}
+	return false
+}
+
+func (r *Reader) uintN(n int) (uint64, error) {
+	p, err := r.need(n)
+	if err != nil {
+		return 0, err
+	}
+	switch n {
+	case 1:
+		return uint64(p[0]), nil
+	case 2:
+		return uint64(binary.BigEndian.Uint16(p)), nil
+	case 4:
+		return uint64(binary.BigEndian.Uint32(p)), nil
+	}
+	return binary.BigEndian.Uint64(p), nil
+}
+
+// ReadBool reads a boolean.
+func (r *Reader) ReadBool() (bool, error) {
+	c, err := r.peek()
+	if err != nil {
+		return false, err
+	}
+	switch c {
+	case 0xc2:
+		r.off++
+		return false, nil
+	case 0xc3:
+		r.off++
+		return true, nil
+	}
+	return false, &TypeError{"bool", c}
+}
+
+// ReadInt reads any integer that fits in an int64.
+func (r *Reader) ReadInt() (int64, error) {
+	c, err := r.peek()
+	if err != nil {
+		return 0, err
+	}
+	if c <= 0x7f {
+		r.off++
+		return int64(c), nil
+	}
+	if c >= 0xe0 {
+		r.off++
+		return int64(int8(c)), nil
+	}
+	switch c {
+	case 0xcc, 0xcd, 0xce, 0xcf:
+		r.off++
+		v, err := r.uintN(1 << (c - 0xcc))
+		if err != nil {
+			return 0, err
+		}
+		if v > math.MaxInt64 {
+			return 0, fmt.Errorf("msgpack: integer %d overflows int64", v)
+		}
+		return int64(v), nil
+	case 0xd0, 0xd1, 0xd2, 0xd3:
+		r.off++
+		n := 1 << (c - 0xd0)
+		v, err := r.uintN(n)
+		if err != nil {
+			return 0, err
+		}
+		switch n {
+		case 1:
+			return int64(int8(v)), nil
+		case 2:
+			return int64(int16(v)), nil
+		case 4:
+			return int64(int32(v)), nil
+		}
+		return int64(v), nil
+	}
+	return 0, &TypeError{"integer", c}
+}
+
+// ReadUint reads a non-negative integer.
+func (r *Reader) ReadUint() (uint64, error) {
+	c, err := r.peek()
+	if err != nil {
+		return 0, err
+	}
+	if c >= 0xcc && c <= 0xcf {
+		r.off++
+		return r.uintN(1 << (c - 0xcc))
+	}
+	v, err := r.ReadInt()
+	if err != nil {
+		return 0, err
+	}
+	if v < 0 {
+		return 0, fmt.Errorf("msgpack: negative integer %d for unsigned value", v)
+	}
+	return uint64(v), nil
+}
+
+// ReadFloat64 reads a float or an integer as a float64.
+func (r *Reader) ReadFloat64() (float64, error) {
+	c, err := r.peek()
+	if err != nil {
+		return 0, err
+	}
+	switch c {
+	case 0xca:
+		r.off++
+		v, err := r.uintN(4)
+		return float64(math.Float32frombits(uint32(v))), err
+	case 0xcb:
+		r.off++
+		v, err := r.uintN(8)
+		return math.Float64frombits(v), err
+	}
+	if t := typeOf(c); t == TypeUint {
+		v, err := r.ReadUint()
+		return float64(v), err
+	}
+	v, err := r.ReadInt()
+	return float64(v), err
+}
+
+// ReadStringBytes reads a string and returns its bytes without copying.
+func (r *Reader) ReadStringBytes() ([]byte, error) {
+	c, err := r.peek()
+	if err != nil {
+		return nil, err
+	}
+	var n uint64
+	switch {
+	case c >= 0xa0 && c <= 0xbf:
+		r.off++
+		n = uint64(c & 0x1f)
+	case c == 0xd9 || c == 0xda || c == 0xdb:
+		r.off++
+		if n, err = r.uintN(1 << (c - 0xd9)); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, &TypeError{"string", c}
+	}
+	return r.need(int(n))
+}
+
+// ReadString reads a string.
+func (r *Reader) ReadString() (string, error) {
+	p, err := r.ReadStringBytes()
+	return string(p), err
+}
+
+// ReadBytes reads binary data, or a string, without copying.
+func (r *Reader) ReadBytes() ([]byte, error) {
+	c, err := r.peek()
+	if err != nil {
+		return nil, err
+	}
+	if c < 0xc4 || c > 0xc6 {
+		if typeOf(c) == TypeString {
+			return r.ReadStringBytes()
+		}
+		return nil, &TypeError{"binary", c}
+	}
+	r.off++
+	n, err := r.uintN(1 << (c - 0xc4))
+	if err != nil {
+		return nil, err
+	}
+	return r.need(int(n))
+}
+
+// ReadArrayHeader reads the header of an array and returns its length.
+func (r *Reader) ReadArrayHeader() (int, error) {
+	c, err := r.peek()
+	if err != nil {
+		return 0, err
+	}
+	switch {
+	case c >= 0x90 && c <= 0x9f:
+		r.off++
+		return int(c & 0x0f), nil
+	case c == 0xdc || c == 0xdd:
+		r.off++
+		n, err := r.uintN(2 << (c - 0xdc))
+		return r.checkCount(n, 1, err)
+	}
+	return 0, &TypeError{"array", c}
+}
+
+// ReadMapHeader reads the header of a map and returns its number of pairs.
+func (r *Reader) ReadMapHeader() (int, error) {
+	c, err := r.peek()
+	if err != nil {
+		return 0, err
+	}
+	switch {
+	case c >= 0x80 && c <= 0x8f:
+		r.off++
+		return int(c & 0x0f), nil
+	case c == 0xde || c == 0xdf:
+		r.off++
+		n, err := r.uintN(2 << (c - 0xde))
+		return r.checkCount(n, 2, err)
+	}
+	return 0, &TypeError{"map", c}
+}
+
+// checkCount rejects element counts that the remaining input cannot hold, so a
+// forged header never makes a caller allocate for elements that are not there.
+func (r *Reader) checkCount(n uint64, perElement int, err error) (int, error) {
+	if err != nil {
+		return 0, err
+	}
+	if n*uint64(perElement) > uint64(r.Len()) {
+		return 0, ErrShort
+	}
+	return int(n), nil
+}
+
+// ReadExtHeader reads the header of an extension value and returns its type and
+// payload length. The payload follows.
+func (r *Reader) ReadExtHeader() (typ int8, n int, err error) {
+	c, err := r.peek()
+	if err != nil {
+		return 0, 0, err
+	}
+	var size uint64
+	switch c {
+	case 0xd4, 0xd5, 0xd6, 0xd7, 0xd8:
+		r.off++
+		size = 1 << (c - 0xd4)
+	case 0xc7, 0xc8, 0xc9:
+		r.off++
+		if size, err = r.uintN(1 << (c - 0xc7)); err != nil {
+			return 0, 0, err
+		}
+	default:
+		return 0, 0, &TypeError{"extension", c}
+	}
+	t, err := r.need(1)
+	if err != nil {
+		return 0, 0, err
+	}
+	if size > uint64(r.Len()) {
+		return 0, 0, ErrShort
+	}
+	return int8(t[0]), int(size), nil
+}
+
+// ReadExt reads an extension value and returns its type and payload.
+func (r *Reader) ReadExt() (int8, []byte, error) {
+	typ, n, err := r.ReadExtHeader()
+	if err != nil {
+		return 0, nil, err
+	}
+	p, err := r.need(n)
+	return typ, p, err
+}
+
+// ReadRaw reads the next value and returns its encoded bytes.
+func (r *Reader) ReadRaw() ([]byte, error) {
+	start := r.off
+	if err := r.Skip(); err != nil {
+		return nil, err
+	}
+	return r.buf[start:r.off], nil
+}
+
+// Skip reads past the next value, which may nest at most [MaxDepth] levels.
+func (r *Reader) Skip() error { return r.skip(0) }
+
+func (r *Reader) skip(depth int) error {
+	if depth > MaxDepth {
+		return ErrTooDeep
+	}
+	c, err := r.peek()
+	if err != nil {
+		return err
+	}
+	switch typeOf(c) {
+	case TypeArray:
+		n, err := r.ReadArrayHeader()
+		return r.skipN(n, depth, err)
+	case TypeMap:
+		n, err := r.ReadMapHeader()
+		return r.skipN(2*n, depth, err)
+	case TypeExt:
+		_, _, err := r.ReadExt()
+		return err
+	case TypeString, TypeBinary:
+		_, err := r.ReadBytes()
+		return err
+	case TypeNil, TypeBool:
+		r.off++
+		return nil
+	case TypeFloat:
+		_, err := r.ReadFloat64()
+		return err
+	case TypeUint:
+		_, err := r.ReadUint()
+		return err
+	case TypeInt:
+		_, err := r.ReadInt()
+		return err
+	}
+	return &TypeError{"a value", c}
+}
+
+func (r *Reader) skipN(n, depth int, err error) error {
+	if err != nil {
+		return err
+	}
+	for i := 0; i < n; i++ {
+		if err := r.skip(depth + 1); err != nil {
+			return err
+		}
+	}
+	return nil
+}
