@@ -1,0 +1,163 @@
+package host
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+)
+
+// Defaults applied to zero [Config] fields.
+const (
+	DefaultMemoryLimitPages = 2048 // 128 MiB
+	DefaultTurnTimeout      = 5 * time.Second
+)
+
+// Config configures an [Engine]. The zero value is usable.
+type Config struct {
+	// CacheDir is a directory for the on-disk compilation cache. Compiling a Go
+	// guest takes roughly half a second without it and tens of milliseconds with
+	// it (estimates from one machine). Empty means no disk cache.
+	CacheDir string
+
+	// MemoryLimitPages caps each instance's linear memory, in 64 KiB pages. A
+	// guest that needs more traps. 0 means [DefaultMemoryLimitPages].
+	MemoryLimitPages uint32
+
+	// TurnTimeout is the deadline of one turn. 0 means [DefaultTurnTimeout].
+	TurnTimeout time.Duration
+
+	// Uninterruptible compiles guests without the checks that let the host stop
+	// them. Interruptible guests (the default) pay for a goroutine per export call
+	// and a call into the host at every loop iteration. In BenchmarkTurn that makes
+	// a small turn several times slower, and loop-heavy code slows down more.
+	//
+	// Uninterruptible guests run at full speed, but nothing can stop one. A turn
+	// past its deadline still fails with [ErrTurnDeadline], but only once the guest
+	// returns, and a guest that never returns keeps its goroutine and its instance
+	// for good. Choose it only for trusted guest code.
+	Uninterruptible bool
+
+	// Logger receives the engine's few log records. Nil discards them.
+	Logger *slog.Logger
+}
+
+// Engine compiles guest modules and runs their instances. It owns one WebAssembly
+// runtime, with WASI preview 1 and the host module "callhost" that implements the
+// guest ABI's imports. An Engine is safe for concurrent use.
+type Engine struct {
+	cfg   Config
+	log   *slog.Logger
+	rt    wazero.Runtime
+	cache wazero.CompilationCache
+	wd    *watchdog
+
+	mu     sync.Mutex
+	closed bool
+	pools  map[*Pool]struct{}
+}
+
+// NewEngine starts an engine. Close it to release the runtime, its compiled code
+// and its goroutine.
+func NewEngine(ctx context.Context, cfg Config) (*Engine, error) {
+	if cfg.MemoryLimitPages == 0 {
+		cfg.MemoryLimitPages = DefaultMemoryLimitPages
+	}
+	if cfg.MemoryLimitPages > 65536 {
+		return nil, fmt.Errorf("host: invalid memory limit of %d pages: 32-bit memory has "+
+			"at most 65536", cfg.MemoryLimitPages)
+	}
+	if cfg.TurnTimeout <= 0 {
+		cfg.TurnTimeout = DefaultTurnTimeout
+	}
+	e := &Engine{cfg: cfg, log: cfg.Logger, pools: map[*Pool]struct{}{}}
+	if e.log == nil {
+		e.log = slog.New(slog.DiscardHandler)
+	}
+	rc := wazero.NewRuntimeConfig().
+		WithMemoryLimitPages(cfg.MemoryLimitPages).
+		WithCloseOnContextDone(!cfg.Uninterruptible)
+	if cfg.CacheDir != "" {
+		cache, err := wazero.NewCompilationCacheWithDir(cfg.CacheDir)
+		if err != nil {
+			return nil, fmt.Errorf("host: compilation cache in %q: %w", cfg.CacheDir, err)
+		}
+		e.cache = cache
+		rc = rc.WithCompilationCache(cache)
+	}
+	e.rt = wazero.NewRuntimeWithConfig(ctx, rc)
+	if err := e.instantiateImports(ctx); err != nil {
+		return nil, errors.Join(err, e.closeRuntime(ctx))
+	}
+	e.wd = startWatchdog(cfg.TurnTimeout, !cfg.Uninterruptible, e.log)
+	return e, nil
+}
+
+func (e *Engine) instantiateImports(ctx context.Context) error {
+	if _, err := wasi_snapshot_preview1.Instantiate(ctx, e.rt); err != nil {
+		return fmt.Errorf("host: instantiate WASI: %w", err)
+	}
+	if _, err := hostModule(e.rt).Instantiate(ctx); err != nil {
+		return fmt.Errorf("host: instantiate module %q: %w", importModule, err)
+	}
+	return nil
+}
+
+// Close closes every pool of the engine, its modules and their instances, and the
+// runtime. Turns still running in interruptible mode are stopped and fail.
+func (e *Engine) Close(ctx context.Context) error {
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return nil
+	}
+	e.closed = true
+	pools := make([]*Pool, 0, len(e.pools))
+	for p := range e.pools {
+		pools = append(pools, p)
+	}
+	e.mu.Unlock()
+	var errs []error
+	for _, p := range pools {
+		errs = append(errs, p.Close(ctx))
+	}
+	e.wd.close()
+	errs = append(errs, e.closeRuntime(ctx))
+	return errors.Join(errs...)
+}
+
+func (e *Engine) closeRuntime(ctx context.Context) error {
+	err := e.rt.Close(ctx)
+	if e.cache != nil {
+		err = errors.Join(err, e.cache.Close(ctx))
+	}
+	return err
+}
+
+// addPool registers p so that Close closes it, or fails when the engine is closed.
+func (e *Engine) addPool(p *Pool) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return ErrClosed
+	}
+	e.pools[p] = struct{}{}
+	return nil
+}
+
+func (e *Engine) removePool(p *Pool) {
+	e.mu.Lock()
+	delete(e.pools, p)
+	e.mu.Unlock()
+}
+
+func (e *Engine) isClosed() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.closed
+}
