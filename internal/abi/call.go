@@ -22,6 +22,9 @@ type Call struct {
 type Continuation struct {
 	Handler string
 	Args    []any
+	// Object, when set, names the object that runs the continuation. The host
+	// rejects any object other than the caller itself.
+	Object callhost.Address
 }
 
 // AppendCall appends a call envelope. cont may be nil for fire-and-forget.
@@ -44,7 +47,11 @@ func AppendCall(b []byte, target callhost.Address, op callhost.Operation,
 				return b, err
 			}
 		}
-		b = msgp.AppendNil(b)
+		if cont.Object.IsZero() {
+			b = msgp.AppendNil(b)
+		} else {
+			b = AppendAddress(b, cont.Object)
+		}
 	}
 	b = msgp.AppendUint(b, timeoutMS)
 	return msgp.AppendUint(b, flags), nil

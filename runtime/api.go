@@ -1,0 +1,166 @@
+package runtime
+
+import (
+	"context"
+	"time"
+
+	"github.com/callhost/callhost"
+	"github.com/callhost/callhost/internal/abi"
+)
+
+// Submission is a call from outside the runtime.
+type Submission struct {
+	// From is the caller's address, which the target sees as its caller.
+	// Default: class callhost.ClassEmbed, id "go".
+	From callhost.Address
+	// To is the target object or client.
+	To callhost.Address
+	// Steps is the encoded operation (see callhost.Operation.AppendSteps).
+	Steps []byte
+	// Timeout is the call's deadline; zero means Options.CallTimeout.
+	Timeout time.Duration
+	// Done receives the outcome: the encoded result, or an error. It runs
+	// exactly once if Submit returns nil, on a runtime goroutine, and must not
+	// block. Nil makes the call fire-and-forget.
+	Done func(result []byte, err *callhost.Error)
+}
+
+var embedCaller = callhost.Address{Class: callhost.ClassEmbed, ID: "go"}
+
+// Submit sends a call and returns its id. Errors that are known at once (a
+// malformed operation, an unknown class, a reached limit, a runtime shutting
+// down) are returned and Done is not called.
+func (rt *Runtime) Submit(s Submission) (uint64, error) {
+	if rt.closing.Load() {
+		return 0, callhost.Errorf(callhost.CodeUnavailable, "runtime is shutting down")
+	}
+	info, err := abi.CheckOperation(s.Steps)
+	if err != nil {
+		return 0, err
+	}
+	if s.From.IsZero() {
+		s.From = embedCaller
+	}
+	if s.Timeout <= 0 {
+		s.Timeout = rt.opts.CallTimeout
+	}
+	id := rt.nextID.Add(1)
+	msg := &message{
+		kind:   msgInvoke,
+		callID: id,
+		from:   s.From,
+		hops:   []callhost.Address{s.From},
+		steps:  append([]byte(nil), s.Steps...),
+		ext:    info.Ext,
+	}
+	if s.Done != nil {
+		msg.replyTo = id
+		rt.pending.put(id, &pending{
+			target: s.To, op: opName(s.Steps), timeout: s.Timeout, done: s.Done,
+		})
+		rt.wheel.add(id, time.Now().Add(s.Timeout))
+	}
+	if err := rt.deliver(s.To, msg); err != nil {
+		rt.pending.take(id)
+		return 0, err
+	}
+	return id, nil
+}
+
+// CallOption changes one call.
+type CallOption func(*Submission)
+
+// WithTimeout sets the call's deadline.
+func WithTimeout(d time.Duration) CallOption { return func(s *Submission) { s.Timeout = d } }
+
+// WithCaller sets the address the target sees as its caller.
+func WithCaller(a callhost.Address) CallOption { return func(s *Submission) { s.From = a } }
+
+func (rt *Runtime) submission(to callhost.Address, op callhost.Operation,
+	opts []CallOption) (Submission, error) {
+	steps, err := op.AppendSteps(nil)
+	if err != nil {
+		return Submission{}, callhost.Errorf(callhost.CodeBadRequest, "encode operation: %v", err)
+	}
+	s := Submission{To: to, Steps: steps}
+	for _, o := range opts {
+		o(&s)
+	}
+	return s, nil
+}
+
+// Call runs op on the object at to and waits for the outcome. A failed outcome
+// is returned as a *callhost.Error. If ctx ends first, Call returns ctx's error
+// and the outcome, when it arrives, is dropped.
+func (rt *Runtime) Call(ctx context.Context, to callhost.Address, op callhost.Operation,
+	opts ...CallOption) (callhost.Result, error) {
+	type outcome struct {
+		value []byte
+		err   *callhost.Error
+	}
+	s, err := rt.submission(to, op, opts)
+	if err != nil {
+		return nil, err
+	}
+	ch := make(chan outcome, 1)
+	s.Done = func(v []byte, err *callhost.Error) { ch <- outcome{v, err} }
+	id, err := rt.Submit(s)
+	if err != nil {
+		return nil, err
+	}
+	select {
+	case o := <-ch:
+		if o.err != nil {
+			return nil, o.err
+		}
+		return callhost.Result(o.value), nil
+	case <-ctx.Done():
+		rt.pending.take(id)
+		return nil, ctx.Err()
+	}
+}
+
+// CallFunc runs op on the object at to and calls fn with the outcome, exactly
+// once, on a runtime goroutine; fn must not block. It returns errors known at
+// once without calling fn.
+func (rt *Runtime) CallFunc(to callhost.Address, op callhost.Operation,
+	fn func(callhost.Result, error), opts ...CallOption) error {
+	s, err := rt.submission(to, op, opts)
+	if err != nil {
+		return err
+	}
+	s.Done = func(v []byte, err *callhost.Error) {
+		if err != nil {
+			fn(nil, err)
+			return
+		}
+		fn(callhost.Result(v), nil)
+	}
+	_, err = rt.Submit(s)
+	return err
+}
+
+// Send runs op on the object at to without waiting for an outcome. Failures
+// after the call is accepted are logged with the call id.
+func (rt *Runtime) Send(to callhost.Address, op callhost.Operation, opts ...CallOption) error {
+	s, err := rt.submission(to, op, opts)
+	if err != nil {
+		return err
+	}
+	_, err = rt.Submit(s)
+	return err
+}
+
+// Stats is a snapshot of the runtime's counters.
+type Stats struct {
+	Queued  int64 // calls accepted and not yet started
+	Active  int64 // messages queued or running
+	Pending int   // calls waiting for an outcome
+	Late    int64 // outcomes dropped because their call had already completed
+}
+
+// Stats returns the runtime's counters.
+func (rt *Runtime) Stats() Stats {
+	return Stats{Queued: rt.queued.Load(), Active: rt.active.Load(), Pending: rt.pending.len(),
+		Late: rt.late.Load()}
+}

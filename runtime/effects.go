@@ -1,0 +1,224 @@
+package runtime
+
+import (
+	"bytes"
+	"log/slog"
+	"sort"
+	"time"
+
+	"github.com/callhost/callhost"
+	"github.com/callhost/callhost/internal/abi"
+	"github.com/callhost/callhost/internal/msgp"
+)
+
+// Storage limits of the guest ABI.
+const (
+	MaxKeySize   = 1 << 10
+	MaxValueSize = 1 << 20
+	listPageSize = 1000
+)
+
+// outgoing is a call made by a turn, sent when the turn commits.
+type outgoing struct {
+	id          uint64
+	target      callhost.Address
+	steps       []byte
+	ext         bool
+	hasCont     bool
+	contHandler string
+	contArgs    []byte
+	placeholder bool
+	timeout     time.Duration
+	forward     bool
+}
+
+// Call implements host.Effects: it checks a call envelope from the guest and
+// stages the call.
+func (t *turn) Call(envelope []byte) (uint64, error) {
+	var c abi.Call
+	if err := abi.DecodeCall(envelope, &c); err != nil {
+		return 0, callhost.Errorf(callhost.CodeBadRequest, "call envelope: %v", err)
+	}
+	info, err := abi.CheckOperation(c.Steps)
+	if err != nil {
+		return 0, err
+	}
+	out := outgoing{target: c.Target, ext: info.Ext, forward: c.Flags&abi.FlagForward != 0}
+	if err := t.checkContinuation(&c, &out); err != nil {
+		return 0, err
+	}
+	if err := t.checkForward(&c, &out); err != nil {
+		return 0, err
+	}
+	if c.Target.Class == "" || c.Target.ID == "" {
+		return 0, callhost.Errorf(callhost.CodeBadRequest,
+			"call target %q needs a class and an id", c.Target.String())
+	}
+	out.timeout = t.rt.opts.CallTimeout
+	if c.TimeoutMS > 0 {
+		out.timeout = time.Duration(c.TimeoutMS) * time.Millisecond
+	}
+	owned := make([]byte, len(c.Steps)+len(c.ContArgs))
+	out.steps = owned[:copy(owned, c.Steps)]
+	out.contArgs = owned[len(c.Steps):]
+	copy(out.contArgs, c.ContArgs)
+	out.id = t.rt.nextID.Add(1)
+	t.calls = append(t.calls, out)
+	return out.id, nil
+}
+
+func (t *turn) checkContinuation(c *abi.Call, out *outgoing) error {
+	if !c.HasCont {
+		return nil
+	}
+	self := t.obj.addr
+	if !c.ContObject.IsZero() && c.ContObject != self {
+		return callhost.Errorf(callhost.CodeForbidden,
+			"continuation names object %s, but only the calling object %s may run it",
+			c.ContObject, self)
+	}
+	if _, ok := t.obj.class.module.Handler(c.ContHandler); !ok {
+		return callhost.Errorf(callhost.CodeNotFound,
+			"continuation handler %q not found in class %q", c.ContHandler, self.Class)
+	}
+	placeholder, err := abi.CheckContinuationArgs(c.ContArgs)
+	if err != nil {
+		return err
+	}
+	out.hasCont, out.contHandler, out.placeholder = true, c.ContHandler, placeholder
+	return nil
+}
+
+func (t *turn) checkForward(c *abi.Call, out *outgoing) error {
+	if !out.forward {
+		return nil
+	}
+	switch {
+	case c.HasCont:
+		return callhost.Errorf(callhost.CodeBadRequest, "a forwarded call cannot have a continuation")
+	case t.msg.kind != msgInvoke:
+		return callhost.Errorf(callhost.CodeBadRequest,
+			"forward outside a call: continuation turns have no caller to answer")
+	case t.forwarded:
+		return callhost.Errorf(callhost.CodeBadRequest, "call %d is already forwarded", t.msg.callID)
+	}
+	t.forwarded = true
+	return nil
+}
+
+// Get implements host.Effects. Staged writes of the turn come first.
+func (t *turn) Get(key []byte) ([]byte, bool, error) {
+	if err := checkKey(key); err != nil {
+		return nil, false, err
+	}
+	if w, ok := t.writes[string(key)]; ok {
+		return w.Value, !w.Delete, nil
+	}
+	v, ok, err := t.rt.store.Get(t.rt.ctx, t.obj.addr, key)
+	if err != nil {
+		return nil, false, callhost.Errorf(callhost.CodeInternal, "storage get: %v", err)
+	}
+	return v, ok, nil
+}
+
+// Put implements host.Effects.
+func (t *turn) Put(key, value []byte) error {
+	if err := checkKey(key); err != nil {
+		return err
+	}
+	if len(value) > MaxValueSize {
+		return callhost.Errorf(callhost.CodeTooLarge,
+			"storage value for key %q is %d bytes, max %d", key, len(value), MaxValueSize)
+	}
+	t.stage(key, bytes.Clone(value), false)
+	return nil
+}
+
+// Delete implements host.Effects.
+func (t *turn) Delete(key []byte) error {
+	if err := checkKey(key); err != nil {
+		return err
+	}
+	t.stage(key, nil, true)
+	return nil
+}
+
+func (t *turn) stage(key, value []byte, del bool) {
+	if t.writes == nil {
+		t.writes = make(map[string]*Write)
+	}
+	k := string(key)
+	if value == nil && !del {
+		value = []byte{}
+	}
+	t.writes[k] = &Write{Key: []byte(k), Value: value, Delete: del}
+}
+
+func checkKey(key []byte) error {
+	if len(key) == 0 {
+		return callhost.Errorf(callhost.CodeBadRequest, "storage key is empty")
+	}
+	if len(key) > MaxKeySize {
+		return callhost.Errorf(callhost.CodeTooLarge,
+			"storage key is %d bytes, max %d", len(key), MaxKeySize)
+	}
+	return nil
+}
+
+// List implements host.Effects: stored pairs merged with the turn's staged
+// writes, as an array of [key, value] pairs.
+func (t *turn) List(prefix, start []byte, limit int, dst []byte) ([]byte, error) {
+	if limit <= 0 || limit > listPageSize {
+		limit = listPageSize
+	}
+	staged := t.stagedIn(prefix, start)
+	kvs, err := t.rt.store.List(t.rt.ctx, t.obj.addr, prefix, start, limit+len(staged))
+	if err != nil {
+		return dst, callhost.Errorf(callhost.CodeInternal, "storage list: %v", err)
+	}
+	merged := make(map[string][]byte, len(kvs)+len(staged))
+	for _, kv := range kvs {
+		merged[string(kv.Key)] = kv.Value
+	}
+	for _, w := range staged {
+		if w.Delete {
+			delete(merged, string(w.Key))
+		} else {
+			merged[string(w.Key)] = w.Value
+		}
+	}
+	keys := make([]string, 0, len(merged))
+	for k := range merged {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	if len(keys) > limit {
+		keys = keys[:limit]
+	}
+	dst = msgp.AppendArrayHeader(dst, len(keys))
+	for _, k := range keys {
+		dst = msgp.AppendArrayHeader(dst, 2)
+		dst = msgp.AppendBytes(dst, []byte(k))
+		dst = msgp.AppendBytes(dst, merged[k])
+	}
+	return dst, nil
+}
+
+func (t *turn) stagedIn(prefix, start []byte) []*Write {
+	var out []*Write
+	for _, w := range t.writes {
+		if bytes.HasPrefix(w.Key, prefix) && bytes.Compare(w.Key, start) >= 0 {
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
+// Log implements host.Effects.
+func (t *turn) Log(level slog.Level, msg []byte) {
+	if !t.rt.log.Enabled(t.rt.ctx, level) {
+		return
+	}
+	t.rt.log.Log(t.rt.ctx, level, string(msg), "object", t.obj.addr.String(),
+		"call_id", t.msg.callID)
+}

@@ -1,0 +1,221 @@
+package runtime
+
+import (
+	"hash/maphash"
+	"sync"
+
+	"github.com/callhost/callhost"
+)
+
+// messageKind says what a queued message runs.
+type messageKind uint8
+
+const (
+	// msgInvoke runs an operation for a call.
+	msgInvoke messageKind = iota + 1
+	// msgContinuation runs a continuation with its call's outcome.
+	msgContinuation
+)
+
+// message is one queued unit of work for an object.
+type message struct {
+	kind    messageKind
+	callID  uint64 // the call served, or the call whose outcome a continuation carries
+	replyTo uint64 // pending call that this invoke's outcome completes; 0 for none
+	from    callhost.Address
+	hops    []callhost.Address
+
+	steps []byte // msgInvoke: encoded operation
+	ext   bool   // msgInvoke: the operation holds nested operations or previous results
+
+	handler string // msgContinuation
+	args    []byte // msgContinuation, placeholders already filled
+}
+
+// object is an activated object: it exists while it has queued messages.
+// Every field is guarded by the mutex of its shard in the objectTable.
+type object struct {
+	addr      callhost.Address
+	class     *class
+	queue     []*message
+	head      int
+	invokes   int  // queued msgInvoke messages
+	scheduled bool // in the run queue or running on a worker
+}
+
+const shardCount = 64
+
+// objectTable maps addresses to activated objects.
+type objectTable struct {
+	seed   maphash.Seed
+	shards [shardCount]objectShard
+}
+
+type objectShard struct {
+	mu sync.Mutex
+	m  map[callhost.Address]*object
+}
+
+func (t *objectTable) init() {
+	t.seed = maphash.MakeSeed()
+	for i := range t.shards {
+		t.shards[i].m = make(map[callhost.Address]*object)
+	}
+}
+
+func (t *objectTable) shard(a callhost.Address) *objectShard {
+	return &t.shards[maphash.Comparable(t.seed, a)%shardCount]
+}
+
+// enqueue appends msg to the queue of the object at addr, activating it if
+// needed. Invokes are checked against the pending-work limits; continuations
+// always enter because they carry outcomes of calls already accepted.
+func (rt *Runtime) enqueue(addr callhost.Address, c *class, msg *message) error {
+	sh := rt.objects.shard(addr)
+	sh.mu.Lock()
+	o := sh.m[addr]
+	if o == nil {
+		o = &object{addr: addr, class: c}
+		sh.m[addr] = o
+	}
+	if msg.kind == msgInvoke {
+		if err := rt.admit(o); err != nil {
+			if len(o.queue) == 0 && !o.scheduled {
+				delete(sh.m, addr)
+			}
+			sh.mu.Unlock()
+			return err
+		}
+	}
+	o.queue = append(o.queue, msg)
+	schedule := !o.scheduled
+	o.scheduled = true
+	sh.mu.Unlock()
+
+	rt.active.Add(1)
+	if schedule {
+		rt.runq.push(o)
+	}
+	return nil
+}
+
+// admit counts an invoke against the limits, or returns an overloaded error.
+// The caller holds o's shard lock.
+func (rt *Runtime) admit(o *object) error {
+	if o.invokes >= rt.opts.MaxPendingPerObject {
+		return callhost.Errorf(callhost.CodeOverloaded,
+			"object %s has %d pending calls, max %d", o.addr, o.invokes, rt.opts.MaxPendingPerObject)
+	}
+	if n := o.class.queued.Add(1); n > int64(rt.opts.MaxPendingPerClass) {
+		o.class.queued.Add(-1)
+		return callhost.Errorf(callhost.CodeOverloaded,
+			"class %q has %d pending calls, max %d", o.class.name, n-1, rt.opts.MaxPendingPerClass)
+	}
+	if n := rt.queued.Add(1); n > int64(rt.opts.MaxPendingTotal) {
+		rt.queued.Add(-1)
+		o.class.queued.Add(-1)
+		return callhost.Errorf(callhost.CodeOverloaded,
+			"runtime has %d pending calls, max %d", n-1, rt.opts.MaxPendingTotal)
+	}
+	o.invokes++
+	return nil
+}
+
+// pop removes the next message of o, or returns nil when its queue is empty.
+func (rt *Runtime) pop(o *object) *message {
+	sh := rt.objects.shard(o.addr)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if o.head == len(o.queue) {
+		return nil
+	}
+	msg := o.queue[o.head]
+	o.queue[o.head] = nil
+	o.head++
+	if o.head == len(o.queue) {
+		o.queue, o.head = o.queue[:0], 0
+	}
+	if msg.kind == msgInvoke {
+		o.invokes--
+		o.class.queued.Add(-1)
+		rt.queued.Add(-1)
+	}
+	return msg
+}
+
+// release ends a worker's run of o: o goes back to the run queue if messages
+// arrived meanwhile, and otherwise leaves memory.
+func (rt *Runtime) release(o *object) {
+	sh := rt.objects.shard(o.addr)
+	sh.mu.Lock()
+	more := o.head < len(o.queue)
+	if !more {
+		o.scheduled = false
+		o.queue = nil
+		delete(sh.m, o.addr)
+	}
+	sh.mu.Unlock()
+	if more {
+		rt.runq.push(o)
+	}
+}
+
+// clear drops every queued message and returns how many there were. It runs
+// after the workers stopped.
+func (t *objectTable) clear() int {
+	n := 0
+	for i := range t.shards {
+		sh := &t.shards[i]
+		sh.mu.Lock()
+		for _, o := range sh.m {
+			n += len(o.queue) - o.head
+		}
+		sh.m = make(map[callhost.Address]*object)
+		sh.mu.Unlock()
+	}
+	return n
+}
+
+// runQueue holds objects that have queued messages and no worker.
+type runQueue struct {
+	mu     sync.Mutex
+	cond   *sync.Cond
+	items  []*object
+	head   int
+	closed bool
+}
+
+func (q *runQueue) init() { q.cond = sync.NewCond(&q.mu) }
+
+func (q *runQueue) push(o *object) {
+	q.mu.Lock()
+	q.items = append(q.items, o)
+	q.mu.Unlock()
+	q.cond.Signal()
+}
+
+// pop waits for an object, and returns nil once the queue is closed.
+func (q *runQueue) pop() *object {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for q.head == len(q.items) && !q.closed {
+		q.cond.Wait()
+	}
+	if q.closed {
+		return nil
+	}
+	o := q.items[q.head]
+	q.items[q.head] = nil
+	q.head++
+	if q.head == len(q.items) {
+		q.items, q.head = q.items[:0], 0
+	}
+	return o
+}
+
+func (q *runQueue) close() {
+	q.mu.Lock()
+	q.closed = true
+	q.mu.Unlock()
+	q.cond.Broadcast()
+}

@@ -1,0 +1,95 @@
+package runtime
+
+import (
+	"log/slog"
+	goruntime "runtime"
+	"time"
+)
+
+// Defaults for [Options] fields left zero.
+const (
+	DefaultCallTimeout         = 30 * time.Second
+	DefaultTurnTimeout         = 5 * time.Second
+	DefaultMaxPendingPerObject = 1 << 20
+	DefaultMaxPendingPerClass  = 1 << 21
+	DefaultMaxPendingTotal     = 1 << 22
+	DefaultBatch               = 256
+)
+
+// Options configures a [Runtime]. The zero value is usable: every zero field
+// takes its default.
+type Options struct {
+	// Logger receives the runtime's logs. Nil discards them.
+	Logger *slog.Logger
+	// Store keeps object storage. Nil means a new [MemoryStore].
+	Store Store
+
+	// Workers is the number of goroutines that run turns. Default: twice
+	// GOMAXPROCS.
+	Workers int
+	// MaxInstances caps the pooled wasm instances of each class, and so the
+	// turns of one class that run at once. Default: GOMAXPROCS.
+	MaxInstances int
+	// WarmInstances is the number of instances each class creates when it
+	// loads. Default: 1.
+	WarmInstances int
+
+	// CallTimeout is the deadline of a call that sets none. Default 30 s.
+	CallTimeout time.Duration
+	// TurnTimeout stops a turn that runs longer. Default 5 s.
+	TurnTimeout time.Duration
+
+	// MaxPendingPerObject, MaxPendingPerClass and MaxPendingTotal cap the calls
+	// accepted but not yet started on one object, on all objects of one class,
+	// and in the whole runtime. A call past a cap fails at once with
+	// callhost.CodeOverloaded. Defaults: 2^20, 2^21 and 2^22.
+	MaxPendingPerObject int
+	MaxPendingPerClass  int
+	MaxPendingTotal     int
+
+	// CacheDir keeps compiled modules on disk across runs. Empty disables it.
+	CacheDir string
+	// MemoryLimitPages caps each instance's linear memory in 64 KiB pages.
+	// Default: 2048 (128 MiB).
+	MemoryLimitPages uint32
+	// Uninterruptible compiles guests without the checks that let a turn
+	// deadline stop a guest stuck in a loop. Turns run faster, but such a
+	// guest then holds its worker for good. Use it only for trusted modules.
+	Uninterruptible bool
+}
+
+func (o Options) withDefaults() Options {
+	procs := goruntime.GOMAXPROCS(0)
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Store == nil {
+		o.Store = NewMemoryStore()
+	}
+	if o.Workers <= 0 {
+		o.Workers = 2 * procs
+	}
+	if o.MaxInstances <= 0 {
+		o.MaxInstances = procs
+	}
+	if o.WarmInstances <= 0 {
+		o.WarmInstances = 1
+	}
+	o.WarmInstances = min(o.WarmInstances, o.MaxInstances)
+	if o.CallTimeout <= 0 {
+		o.CallTimeout = DefaultCallTimeout
+	}
+	if o.TurnTimeout <= 0 {
+		o.TurnTimeout = DefaultTurnTimeout
+	}
+	if o.MaxPendingPerObject <= 0 {
+		o.MaxPendingPerObject = DefaultMaxPendingPerObject
+	}
+	if o.MaxPendingPerClass <= 0 {
+		o.MaxPendingPerClass = DefaultMaxPendingPerClass
+	}
+	if o.MaxPendingTotal <= 0 {
+		o.MaxPendingTotal = DefaultMaxPendingTotal
+	}
+	return o
+}

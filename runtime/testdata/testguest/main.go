@@ -1,0 +1,289 @@
+//go:build wasip1
+
+// Command testguest is the guest module the runtime tests load, under several
+// class names. Every handler records what it saw in the object's storage so
+// tests can read it back through the exposed "stats" handler.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/callhost/callhost"
+	"github.com/callhost/callhost/guest"
+)
+
+func main() {}
+
+func init() {
+	guest.Expose1("double", func(c *guest.Ctx, n int) (int, error) { return 2 * n, nil })
+	guest.Expose2("add", func(c *guest.Ctx, a, b int) (int, error) { return a + b, nil })
+	guest.Expose1("fail", func(c *guest.Ctx, msg string) (guest.None, error) {
+		return guest.None{}, errors.New(msg)
+	})
+	guest.Expose1("appfail", func(c *guest.Ctx, code int) (guest.None, error) {
+		return guest.None{}, guest.Errorf(callhost.Code(code), "application failure %d", code)
+	})
+	guest.Expose0("panic", func(c *guest.Ctx) (guest.None, error) { panic("boom from guest") })
+	guest.Expose1("spin", spin)
+	guest.Expose0("whoami", whoami)
+	guest.Local1("secret", func(c *guest.Ctx, n int) (int, error) { return n, nil })
+
+	guest.Expose1("incr", incr)
+	guest.Expose1("incrThenFail", func(c *guest.Ctx, n int) (int, error) {
+		if _, err := incr(c, n); err != nil {
+			return 0, err
+		}
+		return 0, errors.New("failed after write")
+	})
+	guest.Expose0("stats", stats)
+
+	guest.Expose3("fire", fire)
+	guest.Local2("gotDouble", gotDouble)
+	guest.Expose2("callOnce", callOnce)
+	guest.Local2("record", record)
+	guest.Expose1("selfCall", selfCall)
+	guest.Expose1("nested", nested)
+	guest.Local1("gotNested", gotNested)
+	guest.Expose2("pingpong", pingpong)
+	guest.Local2("pong", pong)
+	guest.Expose1("forwardTo", forwardTo)
+	guest.Expose2("callLocalOf", callLocalOf)
+	guest.Expose1("forgeContinuation", forgeContinuation)
+}
+
+func spin(c *guest.Ctx, ms int) (int, error) {
+	end := time.Now().Add(time.Duration(ms) * time.Millisecond)
+	n := 0
+	for ms < 0 || time.Now().Before(end) {
+		n++
+	}
+	return n, nil
+}
+
+func whoami(c *guest.Ctx) (map[string]any, error) {
+	caller, _ := c.Caller()
+	hops := []string{}
+	for _, h := range c.Hops() {
+		hops = append(hops, h.String())
+	}
+	return map[string]any{
+		"self": c.Self().String(), "caller": caller.String(), "hops": hops,
+	}, nil
+}
+
+func incr(c *guest.Ctx, n int) (int, error) {
+	v, _, err := guest.Load[int](c, "count")
+	if err != nil {
+		return 0, err
+	}
+	v += n
+	return v, guest.Store(c, "count", v)
+}
+
+func bump(c *guest.Ctx, key string) error {
+	v, _, err := guest.Load[int](c, key)
+	if err != nil {
+		return err
+	}
+	return guest.Store(c, key, v+1)
+}
+
+func stats(c *guest.Ctx) (map[string]int, error) {
+	kvs, err := c.List("")
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]int{}
+	for _, kv := range kvs {
+		var v int
+		if err := callhost.Result(kv.Value).Decode(&v); err == nil {
+			out[kv.Key] = v
+		}
+	}
+	return out, nil
+}
+
+// fire makes n calls to target/id "double" with i as argument; each
+// continuation checks the result.
+func fire(c *guest.Ctx, class, id string, n int) (int, error) {
+	for i := 0; i < n; i++ {
+		_, err := c.Call(guest.Object(class, id), guest.Op("double", i),
+			guest.Then("gotDouble", i, guest.Placeholder))
+		if err != nil {
+			return i, err
+		}
+	}
+	return n, nil
+}
+
+func gotDouble(c *guest.Ctx, i int, r guest.Result[int]) (guest.None, error) {
+	v, err := r.Get()
+	switch {
+	case err != nil:
+		var e *callhost.Error
+		errors.As(err, &e)
+		return guest.None{}, bump(c, "code."+e.Code.String())
+	case v != 2*i:
+		return guest.None{}, bump(c, "invalid")
+	}
+	return guest.None{}, bump(c, "ok")
+}
+
+// callOnce calls target.op with an operation given as [class, id, handler,
+// arg, timeout_ms] and records the outcome under key.
+func callOnce(c *guest.Ctx, key string, spec []any) (guest.None, error) {
+	class, _ := spec[0].(string)
+	id, _ := spec[1].(string)
+	handler, _ := spec[2].(string)
+	timeout := time.Duration(toInt(spec[4])) * time.Millisecond
+	_, err := c.Call(guest.Object(class, id), guest.Op(handler, spec[3]),
+		guest.Then("record", key, guest.Placeholder), guest.Timeout(timeout))
+	return guest.None{}, err
+}
+
+func toInt(v any) int {
+	switch n := v.(type) {
+	case int8:
+		return int(n)
+	case int16:
+		return int(n)
+	case int32:
+		return int(n)
+	case int64:
+		return int(n)
+	case uint8:
+		return int(n)
+	case uint16:
+		return int(n)
+	case uint32:
+		return int(n)
+	case uint64:
+		return int(n)
+	case int:
+		return n
+	}
+	return 0
+}
+
+// record stores the outcome under key: "<key>.runs" counts runs,
+// "<key>.code" the code and "<key>.value" the value.
+func record(c *guest.Ctx, key string, r guest.Result[any]) (guest.None, error) {
+	if err := bump(c, key+".runs"); err != nil {
+		return guest.None{}, err
+	}
+	code := 0
+	if r.Err != nil {
+		code = int(r.Err.Code)
+		if err := c.Put(key+".message", []byte(r.Err.Message)); err != nil {
+			return guest.None{}, err
+		}
+	}
+	if err := guest.Store(c, key+".code", code); err != nil {
+		return guest.None{}, err
+	}
+	return guest.None{}, guest.Store(c, key+".value", toInt(r.Value))
+}
+
+func selfCall(c *guest.Ctx, n int) (guest.None, error) {
+	_, err := c.Call(c.Self(), guest.Op("double", n), guest.Then("record", "self", guest.Placeholder))
+	return guest.None{}, err
+}
+
+type nestedArgs struct {
+	Label  string
+	Result guest.Result[int]
+	List   []guest.Result[int]
+}
+
+// nested runs op on target/class and puts the outcome inside a struct and a
+// slice of the continuation's argument.
+func nested(c *guest.Ctx, which string) (guest.None, error) {
+	target := guest.Object("calc", "n1")
+	var op guest.Operation
+	switch which {
+	case "nest":
+		op = guest.Op("add", guest.Op("double", 3), 4) // 2*3 + 4 = 10
+	case "chain":
+		op = guest.Op("double", 5).Then("add", guest.Prev, 1) // 2*5 + 1 = 11
+	case "deep":
+		op = guest.Op("add", guest.Op("add", guest.Op("double", 1), 1), 1) // 4
+	case "failing":
+		op = guest.Op("double", 2).Then("fail", "chain step failed")
+	}
+	arg := map[string]any{
+		"Label":  which,
+		"Result": guest.Placeholder,
+		"List":   []any{guest.Placeholder, guest.Placeholder},
+	}
+	_, err := c.Call(target, op, guest.Then("gotNested", arg))
+	return guest.None{}, err
+}
+
+func gotNested(c *guest.Ctx, a nestedArgs) (guest.None, error) {
+	v, err := a.Result.Get()
+	if err != nil {
+		return guest.None{}, guest.Store(c, a.Label+".code", int(a.Result.Err.Code))
+	}
+	same := len(a.List) == 2 && a.List[0].Value == v && a.List[1].Value == v
+	if !same {
+		return guest.None{}, bump(c, a.Label+".mismatch")
+	}
+	return guest.None{}, guest.Store(c, a.Label+".value", v)
+}
+
+// pingpong plays rounds of calls with the object peer of the same class.
+func pingpong(c *guest.Ctx, peer string, rounds int) (guest.None, error) {
+	return guest.None{}, nextRound(c, peer, rounds, 0)
+}
+
+func nextRound(c *guest.Ctx, peer string, rounds, done int) error {
+	if done == rounds {
+		return guest.Store(c, "rounds", done)
+	}
+	st := pingState{Peer: peer, Rounds: rounds, Done: done}
+	_, err := c.Call(guest.Object(c.Self().Class, peer), guest.Op("double", done),
+		guest.Then("pong", st, guest.Placeholder))
+	return err
+}
+
+type pingState struct {
+	Peer   string
+	Rounds int
+	Done   int
+}
+
+func pong(c *guest.Ctx, st pingState, r guest.Result[int]) (guest.None, error) {
+	v, err := r.Get()
+	if err != nil {
+		return guest.None{}, err
+	}
+	if v != 2*st.Done {
+		return guest.None{}, bump(c, "invalid")
+	}
+	return guest.None{}, nextRound(c, st.Peer, st.Rounds, st.Done+1)
+}
+
+func forwardTo(c *guest.Ctx, path []string) (string, error) {
+	if len(path) == 0 {
+		return "end at " + c.Self().String() + " after " + strconv.Itoa(len(c.Hops())) + " hops", nil
+	}
+	return "", c.Forward(guest.Object(c.Self().Class, path[0]), guest.Op("forwardTo", path[1:]))
+}
+
+func callLocalOf(c *guest.Ctx, class, id string) (guest.None, error) {
+	_, err := c.Call(guest.Object(class, id), guest.Op("secret", 1),
+		guest.Then("record", "local", guest.Placeholder))
+	return guest.None{}, err
+}
+
+func forgeContinuation(c *guest.Ctx, id string) (string, error) {
+	_, err := c.Call(guest.Object("calc", "x"), guest.Op("double", 1),
+		guest.ThenOn(guest.Object(c.Self().Class, id), "record", "forged", guest.Placeholder))
+	if err == nil {
+		return "accepted", nil
+	}
+	return fmt.Sprint(err), nil
+}

@@ -1,0 +1,212 @@
+package runtime
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/callhost/callhost"
+	"github.com/callhost/callhost/host"
+	"github.com/callhost/callhost/internal/abi"
+)
+
+// maxHops is the longest hops list a turn sees: the origin and the most recent
+// senders.
+const maxHops = 64
+
+// turn is the state of one running turn. Each worker owns one and reuses it.
+type turn struct {
+	rt   *Runtime
+	inst *host.Instance
+	obj  *object
+	msg  *message
+
+	writes    map[string]*Write
+	calls     []outgoing
+	forwarded bool
+	outHops   []callhost.Address // hops of the calls this turn makes; built on first use
+
+	req  []byte
+	prev []byte
+}
+
+func newTurn(rt *Runtime) *turn { return &turn{rt: rt} }
+
+func (t *turn) reset(inst *host.Instance, o *object, msg *message) {
+	t.inst, t.obj, t.msg = inst, o, msg
+	clear(t.writes)
+	clear(t.calls)
+	t.calls = t.calls[:0]
+	t.forwarded = false
+	t.outHops = nil
+}
+
+// run runs msg on inst as one turn and delivers its outcome.
+func (t *turn) run(inst *host.Instance, o *object, msg *message) {
+	t.reset(inst, o, msg)
+	var value []byte
+	var err *callhost.Error
+	if msg.kind == msgInvoke {
+		value, err = t.runOperation(msg.steps, msg.ext)
+	} else {
+		value, err = t.runStep(abi.KindContinuation, msg.handler, msg.args)
+	}
+	if err == nil {
+		err = t.commit()
+	}
+	if msg.kind == msgContinuation {
+		if err != nil {
+			t.rt.log.Warn("continuation failed", "object", o.addr, "handler", msg.handler,
+				"call_id", msg.callID, "code", err.Code.String(), "error", err.Message)
+		}
+		return
+	}
+	if err != nil || !t.forwarded {
+		t.rt.answer(msg, value, err)
+	}
+}
+
+// runOperation runs the steps of an operation and returns the last step's
+// result, which stays valid until the next step runs on the instance.
+func (t *turn) runOperation(steps []byte, ext bool) ([]byte, *callhost.Error) {
+	var result []byte
+	var failure *callhost.Error
+	err := abi.ForEachStep(steps, func(i int, handler string, args []byte) error {
+		if i > 0 {
+			t.prev = append(t.prev[:0], result...)
+		}
+		if ext {
+			var err error
+			if args, err = t.resolve(args, t.prev); err != nil {
+				failure = callhost.AsError(err)
+				return failure
+			}
+		}
+		result, failure = t.runStep(abi.KindInvoke, handler, args)
+		if failure != nil {
+			return failure
+		}
+		return nil
+	})
+	if failure != nil {
+		return nil, failure
+	}
+	if err != nil {
+		return nil, callhost.Errorf(callhost.CodeBadRequest, "operation: %v", err)
+	}
+	return result, nil
+}
+
+// resolve returns args with nested operations run and previous results filled in.
+func (t *turn) resolve(args, prev []byte) ([]byte, error) {
+	prevCopy := append([]byte(nil), prev...)
+	return abi.Replace(nil, args, func(typ int8, payload []byte) ([]byte, error) {
+		switch typ {
+		case callhost.ExtPrev:
+			return prevCopy, nil
+		case callhost.ExtNested:
+			v, err := t.runOperation(payload, true)
+			if err != nil {
+				return nil, err
+			}
+			return append([]byte(nil), v...), nil
+		}
+		return nil, callhost.Errorf(callhost.CodeBadRequest, "unexpected extension type %d", typ)
+	})
+}
+
+// runStep runs one handler on the instance.
+func (t *turn) runStep(kind int, handler string, args []byte) ([]byte, *callhost.Error) {
+	if err := t.checkHandler(kind, handler); err != nil {
+		return nil, err
+	}
+	if t.inst.Broken() {
+		return nil, callhost.Errorf(callhost.CodeGuestTrap,
+			"class %q: instance failed earlier in this turn", t.obj.class.name)
+	}
+	t.req = abi.AppendRequest(t.req[:0], &abi.Request{
+		Kind:    kind,
+		Handler: handler,
+		Args:    args,
+		Self:    t.obj.addr,
+		Caller:  t.msg.from,
+		Hops:    t.msg.hops,
+		CallID:  t.msg.callID,
+	})
+	resp, err := t.inst.Turn(t.rt.ctx, t.req, t)
+	if err != nil {
+		return nil, t.turnError(handler, err)
+	}
+	value, failure, err := abi.DecodeOutcome(resp)
+	if err != nil {
+		return nil, callhost.Errorf(callhost.CodeGuestError,
+			"%s.%s returned a malformed response: %v", t.obj.class.name, handler, err)
+	}
+	return value, failure
+}
+
+func (t *turn) checkHandler(kind int, handler string) *callhost.Error {
+	c := t.obj.class
+	h, ok := c.module.Handler(handler)
+	if !ok {
+		return callhost.Errorf(callhost.CodeNotFound, "class %q has no handler %q", c.name, handler)
+	}
+	if kind == abi.KindInvoke && !h.Exposed {
+		return callhost.Errorf(callhost.CodeNotExposed,
+			"handler %q of class %q is local: only its own object's continuations may run it",
+			handler, c.name)
+	}
+	return nil
+}
+
+func (t *turn) turnError(handler string, err error) *callhost.Error {
+	name := t.obj.class.name + "." + handler
+	var trap *host.TrapError
+	switch {
+	case errors.Is(err, host.ErrTurnDeadline):
+		return callhost.Errorf(callhost.CodeTurnDeadline,
+			"%s on %s ran longer than the turn deadline %s", name, t.obj.addr, t.rt.opts.TurnTimeout)
+	case errors.As(err, &trap):
+		return callhost.Errorf(callhost.CodeGuestTrap, "%s on %s trapped: %s",
+			name, t.obj.addr, trap.Message)
+	}
+	return callhost.Errorf(callhost.CodeInternal, "%s on %s: %v", name, t.obj.addr, err)
+}
+
+// commit applies the turn's staged writes, then sends its calls.
+func (t *turn) commit() *callhost.Error {
+	if len(t.writes) > 0 {
+		writes := make([]Write, 0, len(t.writes))
+		for _, w := range t.writes {
+			writes = append(writes, *w)
+		}
+		if err := t.rt.store.Commit(t.rt.ctx, t.obj.addr, writes); err != nil {
+			return callhost.Errorf(callhost.CodeInternal,
+				"commit storage of %s: %v", t.obj.addr, err)
+		}
+	}
+	for i := range t.calls {
+		t.rt.dispatch(t.obj.addr, t.callHops(), t.msg, &t.calls[i])
+	}
+	return nil
+}
+
+// callHops returns the hops of calls made by this turn: the hops that led to
+// the turn plus the object itself, capped at maxHops by dropping the oldest
+// entries after the origin.
+func (t *turn) callHops() []callhost.Address {
+	if t.outHops != nil {
+		return t.outHops
+	}
+	in := t.msg.hops
+	if len(in) >= maxHops {
+		in = append(in[:1:1], in[len(in)-maxHops+2:]...)
+	}
+	hops := make([]callhost.Address, len(in), len(in)+1)
+	copy(hops, in)
+	t.outHops = append(hops, t.obj.addr)
+	return t.outHops
+}
+
+func (t *turn) String() string {
+	return fmt.Sprintf("turn of %s for call %d", t.obj.addr, t.msg.callID)
+}

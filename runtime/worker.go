@@ -1,0 +1,56 @@
+package runtime
+
+import (
+	"github.com/callhost/callhost"
+)
+
+// work runs objects from the run queue until the queue closes.
+func (rt *Runtime) work() {
+	t := newTurn(rt)
+	for {
+		o := rt.runq.pop()
+		if o == nil {
+			return
+		}
+		rt.runObject(t, o)
+	}
+}
+
+// runObject runs up to DefaultBatch queued messages of o on one instance, then
+// releases o. A broken instance ends the batch early so the next one starts on
+// a fresh instance.
+func (rt *Runtime) runObject(t *turn, o *object) {
+	inst, err := o.class.pool.Get(rt.ctx)
+	if err != nil {
+		rt.failQueued(o, callhost.Errorf(callhost.CodeUnavailable,
+			"class %q has no instance: %v", o.class.name, err))
+		rt.release(o)
+		return
+	}
+	for i := 0; i < DefaultBatch; i++ {
+		msg := rt.pop(o)
+		if msg == nil {
+			break
+		}
+		t.run(inst, o, msg)
+		rt.active.Add(-1)
+		if inst.Broken() {
+			break
+		}
+	}
+	o.class.pool.Put(inst)
+	rt.release(o)
+}
+
+// failQueued fails every queued message of o without running it.
+func (rt *Runtime) failQueued(o *object, err *callhost.Error) {
+	for msg := rt.pop(o); msg != nil; msg = rt.pop(o) {
+		if msg.kind == msgInvoke {
+			rt.answer(msg, nil, err)
+		} else {
+			rt.log.Warn("continuation dropped", "object", o.addr, "call_id", msg.callID,
+				"handler", msg.handler, "error", err)
+		}
+		rt.active.Add(-1)
+	}
+}
