@@ -32,7 +32,7 @@ var testClasses = []string{"calc", "caller", "pp", "obj"}
 
 func newRuntime(t *testing.T, opts Options) *Runtime {
 	t.Helper()
-	wasm := guesttest.Build(t, "testdata/testguest")
+	wasm := buildTestGuest(t)
 	opts.CacheDir = cacheDir
 	ctx := context.Background()
 	rt, err := New(ctx, opts)
@@ -50,6 +50,10 @@ func newRuntime(t *testing.T, opts Options) *Runtime {
 		}
 	}
 	return rt
+}
+
+func buildTestGuest(tb testing.TB) []byte {
+	return guesttest.Build(tb, "testdata/testguest")
 }
 
 func call(t *testing.T, rt *Runtime, addr string, op callhost.Operation) (callhost.Result, error) {
