@@ -1,0 +1,172 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/callhost/callhost/internal/protocol"
+	"github.com/callhost/callhost/runtime"
+)
+
+// Options configures a [Server]. Zero fields take their defaults.
+type Options struct {
+	// Logger receives the server's logs. Nil discards them.
+	Logger *slog.Logger
+	// MaxFrameSize is the size limit of one frame in bytes, in either
+	// direction. A larger frame from a client is answered with a too_large
+	// error; one larger than ReadLimitFactor times this size ends the
+	// connection with close status 1009. Default: 1 MiB.
+	MaxFrameSize int
+	// MaxInFlight caps the calls one connection may have waiting for a
+	// result, and separately the invokes waiting for the client's reply.
+	// Default: 4096.
+	MaxInFlight int
+	// WriteQueue is the number of outgoing frames queued per connection.
+	// A client that lets it fill is disconnected with close status 1008.
+	// Default: twice MaxInFlight.
+	WriteQueue int
+	// CallTimeout is the deadline of a call whose frame sets timeout_ms 0.
+	// Default: the runtime's call timeout.
+	CallTimeout time.Duration
+}
+
+// ReadLimitFactor sets the read limit of a connection: frames up to
+// ReadLimitFactor times MaxFrameSize are read and discarded with a too_large
+// error, and larger ones end the connection.
+const ReadLimitFactor = 4
+
+func (o Options) withDefaults() Options {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.MaxFrameSize <= 0 {
+		o.MaxFrameSize = protocol.DefaultMaxFrameSize
+	}
+	if o.MaxInFlight <= 0 {
+		o.MaxInFlight = protocol.DefaultMaxInFlight
+	}
+	if o.WriteQueue <= 0 {
+		o.WriteQueue = 2 * o.MaxInFlight
+	}
+	return o
+}
+
+// Server serves one runtime to WebSocket clients. It is safe for concurrent
+// use.
+type Server struct {
+	rt   *runtime.Runtime
+	opts Options
+	log  *slog.Logger
+	mux  *http.ServeMux
+
+	mu       sync.Mutex
+	conns    map[*conn]struct{}
+	draining bool
+	active   sync.WaitGroup // one count per connection being served
+}
+
+// New returns a server for rt. The caller keeps ownership of rt and shuts it
+// down after [Server.Shutdown].
+func New(rt *runtime.Runtime, opts Options) *Server {
+	opts = opts.withDefaults()
+	s := &Server{
+		rt:    rt,
+		opts:  opts,
+		log:   opts.Logger,
+		mux:   http.NewServeMux(),
+		conns: make(map[*conn]struct{}),
+	}
+	s.mux.HandleFunc(protocol.Path, s.serveWebSocket)
+	s.mux.HandleFunc("GET /healthz", s.serveHealth)
+	return s
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+
+type health struct {
+	Status  string   `json:"status"`
+	Classes []string `json:"classes"`
+}
+
+func (s *Server) serveHealth(w http.ResponseWriter, _ *http.Request) {
+	h := health{Status: "ok", Classes: s.rt.Classes()}
+	code := http.StatusOK
+	if s.isDraining() {
+		h.Status, code = "draining", http.StatusServiceUnavailable
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	if err := json.NewEncoder(w).Encode(h); err != nil {
+		s.log.Debug("write health response failed", "error", err)
+	}
+}
+
+func (s *Server) isDraining() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.draining
+}
+
+// Shutdown stops accepting connections and drains the open ones: each
+// connection rejects new calls with unavailable, keeps accepting replies,
+// and closes with status 1001 once the results of its in-flight calls are
+// written. Shutdown returns when every connection has closed. If ctx ends
+// first, it closes the remaining connections at once and returns ctx's
+// error. It does not shut down the runtime.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.draining = true
+	conns := make([]*conn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	s.log.Info("server draining", "connections", len(conns))
+	for _, c := range conns {
+		c.drain()
+	}
+
+	done := make(chan struct{})
+	go func() {
+		s.active.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+	}
+	s.mu.Lock()
+	for c := range s.conns {
+		c.abort()
+	}
+	left := len(s.conns)
+	s.mu.Unlock()
+	s.log.Warn("server drain timed out; closed connections at once", "connections", left)
+	<-done
+	return ctx.Err()
+}
+
+// register adds c to the served connections unless the server is draining.
+func (s *Server) register(c *conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.draining {
+		return false
+	}
+	s.conns[c] = struct{}{}
+	s.active.Add(1)
+	return true
+}
+
+func (s *Server) unregister(c *conn) {
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
+	s.active.Done()
+}
