@@ -1,0 +1,224 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/callhost/callhost/runtime"
+	"github.com/callhost/callhost/server"
+)
+
+var serveCommand = &command{
+	name:    "serve",
+	summary: "load guest modules and serve them over WebSocket",
+	usage: `
+Usage: callhost serve [FLAGS]
+
+Serve loads every DIR/NAME.wasm in the modules directory as class NAME and
+serves the classes at ws://ADDR/ws, with a health check at
+http://ADDR/healthz. It logs the address it listens on and the classes it
+loaded once it is ready.
+
+On SIGINT or SIGTERM it stops accepting connections, lets in-flight calls
+finish for up to -drain-timeout, and exits with status 0. If the drain
+times out, it drops the remaining work and exits with status 1.`,
+	setup: setupServe,
+}
+
+type serveConfig struct {
+	addr          string
+	modules       string
+	cacheDir      string
+	workers       int
+	maxInstances  int
+	callTimeout   time.Duration
+	turnTimeout   time.Duration
+	memoryLimitMB int
+	drainTimeout  time.Duration
+}
+
+// maxMemoryLimitMB is the largest linear memory of a wasm32 instance, 4 GiB.
+const maxMemoryLimitMB = 4096
+
+func setupServe(fs *flag.FlagSet) runFunc {
+	var c serveConfig
+	fs.StringVar(&c.addr, "addr", "127.0.0.1:8080",
+		"TCP address to listen on, as host:port; port 0 picks a free port")
+	fs.StringVar(&c.modules, "modules", "./modules",
+		"directory of guest modules; each NAME.wasm in it is loaded as class NAME")
+	fs.StringVar(&c.cacheDir, "cache-dir", defaultCacheDir(),
+		"directory that keeps compiled modules across runs; empty disables the cache")
+	fs.IntVar(&c.workers, "workers", 0,
+		"number of goroutines that run turns (0: twice the number of CPUs)")
+	fs.IntVar(&c.maxInstances, "max-instances", 0,
+		"max wasm instances per class, and so turns of one class at once (0: number of CPUs)")
+	fs.DurationVar(&c.callTimeout, "call-timeout", runtime.DefaultCallTimeout,
+		"deadline of a call that sets none, as a Go duration such as 30s or 2m")
+	fs.DurationVar(&c.turnTimeout, "turn-timeout", runtime.DefaultTurnTimeout,
+		"time one turn may run before it is stopped, as a Go duration such as 5s")
+	fs.IntVar(&c.memoryLimitMB, "memory-limit-mb", 0,
+		"linear memory limit of each instance, in MiB (0: 128 MiB)")
+	fs.DurationVar(&c.drainTimeout, "drain-timeout", 10*time.Second,
+		"time to finish in-flight calls after SIGINT or SIGTERM, as a Go duration")
+	return func(env *cmdEnv, args []string) int { return serve(env, &c, args) }
+}
+
+// defaultCacheDir returns callhost's directory in the user cache directory,
+// or "" when there is none.
+func defaultCacheDir() string {
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(dir, "callhost")
+}
+
+func (c *serveConfig) check() error {
+	switch {
+	case c.workers < 0:
+		return fmt.Errorf("invalid -workers %d: must not be negative", c.workers)
+	case c.maxInstances < 0:
+		return fmt.Errorf("invalid -max-instances %d: must not be negative", c.maxInstances)
+	case c.callTimeout <= 0:
+		return fmt.Errorf("invalid -call-timeout %s: must be positive", c.callTimeout)
+	case c.turnTimeout <= 0:
+		return fmt.Errorf("invalid -turn-timeout %s: must be positive", c.turnTimeout)
+	case c.memoryLimitMB < 0 || c.memoryLimitMB > maxMemoryLimitMB:
+		return fmt.Errorf("invalid -memory-limit-mb %d: use 0 to %d", c.memoryLimitMB,
+			maxMemoryLimitMB)
+	case c.drainTimeout <= 0:
+		return fmt.Errorf("invalid -drain-timeout %s: must be positive", c.drainTimeout)
+	}
+	return nil
+}
+
+func (c *serveConfig) runtimeOptions(log *slog.Logger) runtime.Options {
+	return runtime.Options{
+		Logger:           log,
+		Workers:          c.workers,
+		MaxInstances:     c.maxInstances,
+		CallTimeout:      c.callTimeout,
+		TurnTimeout:      c.turnTimeout,
+		CacheDir:         c.cacheDir,
+		MemoryLimitPages: uint32(c.memoryLimitMB) * 16, // 16 pages of 64 KiB per MiB
+	}
+}
+
+func serve(env *cmdEnv, c *serveConfig, args []string) int {
+	if len(args) > 0 {
+		return env.usageError("unexpected arguments %q: serve takes flags only", args)
+	}
+	if err := c.check(); err != nil {
+		return env.usageError("%v", err)
+	}
+	signals := make(chan os.Signal, 1)
+	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(signals)
+
+	rt, classes, err := startRuntime(env.log, c)
+	if err != nil {
+		env.log.Error("start failed", "error", err)
+		return exitError
+	}
+	ln, err := net.Listen("tcp", c.addr)
+	if err != nil {
+		env.log.Error("start failed", "error", err)
+		shutdownRuntime(env.log, rt, c.drainTimeout)
+		return exitError
+	}
+	srv := server.New(rt, server.Options{Logger: env.log, CallTimeout: c.callTimeout})
+	hs := &http.Server{
+		Handler:           srv,
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(env.log.Handler(), slog.LevelWarn),
+	}
+	served := make(chan error, 1)
+	go func() { served <- hs.Serve(ln) }()
+	env.log.Info("server started", "addr", ln.Addr().String(), "classes", classes,
+		"modules", c.modules)
+
+	select {
+	case sig := <-signals:
+		env.log.Info("stopping", "signal", sig.String(), "drain_timeout", c.drainTimeout)
+	case err := <-served:
+		env.log.Error("server failed; stopping", "error", err)
+		shutdownRuntime(env.log, rt, c.drainTimeout)
+		return exitError
+	}
+	return drain(env.log, srv, hs, rt, served, c.drainTimeout)
+}
+
+// startRuntime starts a runtime and loads the modules directory into it.
+func startRuntime(log *slog.Logger, c *serveConfig) (*runtime.Runtime, []string, error) {
+	info, err := os.Stat(c.modules)
+	if err != nil {
+		return nil, nil, fmt.Errorf("modules directory: %w", err)
+	}
+	if !info.IsDir() {
+		return nil, nil, fmt.Errorf("modules directory %s is not a directory", c.modules)
+	}
+	if c.cacheDir != "" {
+		if err := os.MkdirAll(c.cacheDir, 0o755); err != nil {
+			return nil, nil, fmt.Errorf("cache directory: %w", err)
+		}
+	}
+	ctx := context.Background()
+	rt, err := runtime.New(ctx, c.runtimeOptions(log))
+	if err != nil {
+		return nil, nil, err
+	}
+	classes, err := rt.LoadDir(ctx, c.modules)
+	if err != nil {
+		shutdownRuntime(log, rt, c.drainTimeout)
+		return nil, nil, err
+	}
+	if len(classes) == 0 {
+		log.Warn("no guest modules found; serving no classes", "modules", c.modules)
+	}
+	return rt, classes, nil
+}
+
+// drain stops the server and the runtime within timeout. It returns exitOK
+// when everything in flight finished, and exitError when the timeout cut
+// the drain short.
+func drain(log *slog.Logger, srv *server.Server, hs *http.Server, rt *runtime.Runtime,
+	served <-chan error, timeout time.Duration) int {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	code := exitOK
+	if err := srv.Shutdown(ctx); err != nil {
+		log.Error("connections did not drain in time", "error", err)
+		code = exitError
+	}
+	if err := hs.Shutdown(ctx); err != nil {
+		log.Error("http server shutdown failed", "error", err)
+		code = exitError
+	}
+	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+		log.Error("http server failed", "error", err)
+	}
+	if err := rt.Shutdown(ctx); err != nil {
+		log.Error("runtime did not drain in time", "error", err)
+		code = exitError
+	}
+	log.Info("server stopped", "clean", code == exitOK)
+	return code
+}
+
+func shutdownRuntime(log *slog.Logger, rt *runtime.Runtime, timeout time.Duration) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	if err := rt.Shutdown(ctx); err != nil {
+		log.Error("runtime shutdown failed", "error", err)
+	}
+}
