@@ -12,42 +12,61 @@ import (
 
 var buildCommand = &command{
 	name:    "build",
-	summary: "compile a Go guest package to a .wasm module",
+	summary: "compile Go guest packages to .wasm modules",
 	usage: `
-Usage: callhost build [FLAGS] [PACKAGE]
+Usage: callhost build [FLAGS] [PACKAGE...]
 
-Build compiles the Go main package PACKAGE (default ".") into a guest
-module with GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared, and prints
-the path of the module. The module is named after the package directory,
-with the .wasm extension, unless -o sets the path. Copy it to the modules
-directory of "callhost serve" to load it as a class of the same name.`,
+Build compiles each Go main package (default ".") into a guest module with
+GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared, and prints the path of
+each module. A module is named after its package directory, with the .wasm
+extension. -o sets the output file for one package, or the output directory
+when it names a directory, ends with a slash, or more than one package is
+given. Put the modules in the modules directory of "callhost serve" to load
+each as a class of the same name.`,
 	setup: setupBuild,
 }
 
 func setupBuild(fs *flag.FlagSet) runFunc {
 	var out string
-	fs.StringVar(&out, "o", "", "path of the module to write (default: DIR.wasm in the "+
-		"current directory, where DIR is the package directory's name)")
+	fs.StringVar(&out, "o", "", "output file for one package, or output directory "+
+		"(default: DIR.wasm in the current directory, where DIR is the package directory's name)")
 	return func(env *cmdEnv, args []string) int { return build(env, out, args) }
 }
 
-func build(env *cmdEnv, out string, args []string) int {
-	if len(args) > 1 {
-		return env.usageError("build takes one package, got %d arguments", len(args))
+func build(env *cmdEnv, out string, pkgs []string) int {
+	if len(pkgs) == 0 {
+		pkgs = []string{"."}
 	}
-	pkg := "."
-	if len(args) == 1 {
-		pkg = args[0]
+	outDir := ""
+	if st, err := os.Stat(out); out != "" && (len(pkgs) > 1 || strings.HasSuffix(out, "/") ||
+		err == nil && st.IsDir()) {
+		outDir = out
+		if err := os.MkdirAll(outDir, 0o755); err != nil {
+			fmt.Fprintf(env.stderr, "error: %v\n", err)
+			return exitError
+		}
 	}
-	if strings.Contains(pkg, "...") {
-		return env.usageError("build takes one package, not the pattern %q", pkg)
+	for _, pkg := range pkgs {
+		if strings.Contains(pkg, "...") {
+			return env.usageError("build takes package paths, not the pattern %q", pkg)
+		}
+		if code := buildOne(env, pkg, out, outDir); code != exitOK {
+			return code
+		}
 	}
+	return exitOK
+}
+
+func buildOne(env *cmdEnv, pkg, out, outDir string) int {
 	dir, err := mainPackageDir(pkg)
 	if err != nil {
 		fmt.Fprintf(env.stderr, "error: %v\n", err)
 		return exitError
 	}
-	if out == "" {
+	switch {
+	case outDir != "":
+		out = filepath.Join(outDir, moduleName(dir))
+	case out == "":
 		out = moduleName(dir)
 	}
 	env.log.Debug("building guest module", "package", pkg, "dir", dir, "output", out)

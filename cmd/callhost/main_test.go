@@ -384,6 +384,25 @@ func TestBuild(t *testing.T) {
 	}
 }
 
+func TestBuildSeveralIntoDirectory(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "modules")
+	cmd := exec.Command(binary, "build", "-o", dir, ".", ".")
+	cmd.Dir = guestDir
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("build: %v\n%s", err, stderr.String())
+	}
+	want := filepath.Join(dir, filepath.Base(guestDir)+".wasm")
+	lines := strings.Fields(stdout.String())
+	if len(lines) != 2 || lines[0] != want {
+		t.Fatalf("printed %q, want %s twice", lines, want)
+	}
+	if _, err := os.Stat(want); err != nil {
+		t.Fatalf("module not written: %v", err)
+	}
+}
+
 func TestBuildRejectsNonMain(t *testing.T) {
 	cmd := exec.Command(binary, "build", "-o", filepath.Join(t.TempDir(), "x.wasm"),
 		"github.com/callhost/callhost/internal/msgp")
