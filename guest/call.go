@@ -1,0 +1,130 @@
+package guest
+
+import (
+	"time"
+
+	"github.com/callhost/callhost"
+	"github.com/callhost/callhost/internal/abi"
+)
+
+// Continuation names the handler of the calling object that receives a
+// call's outcome, and the arguments bound to it. The arguments may hold
+// [Placeholder] at any depth; the host replaces each placeholder with the
+// outcome before the handler runs. Build one with [Then].
+type Continuation struct {
+	handler string
+	args    []any
+	object  Address
+}
+
+// Then returns a continuation that runs handler of the calling object with
+// args. The handler may be exposed or local.
+func Then(handler string, args ...any) *Continuation {
+	return &Continuation{handler: handler, args: args}
+}
+
+// ThenOn is [Then] with the object that runs the continuation named
+// explicitly. The host accepts only the calling object itself and rejects any
+// other with forbidden: a continuation always runs on its caller.
+func ThenOn(object Address, handler string, args ...any) *Continuation {
+	return &Continuation{handler: handler, args: args, object: object}
+}
+
+// Handler returns the name of the handler the continuation runs.
+func (k *Continuation) Handler() string { return k.handler }
+
+// CallOption changes how [Ctx.Call], [Ctx.Send] or [Ctx.Forward] makes a
+// call.
+type CallOption struct {
+	timeout    time.Duration
+	hasTimeout bool
+}
+
+// Timeout sets the call's deadline, counted from the moment the host sends
+// the call. It is rounded up to whole milliseconds. When the deadline passes
+// first, the continuation receives a timeout outcome. Zero, the default,
+// means the host's default of 30 s.
+func Timeout(d time.Duration) CallOption { return CallOption{timeout: d, hasTimeout: true} }
+
+// Call makes a call: target runs op, and when the outcome is known, the
+// handler that then names runs on this object as a new turn. Call returns at
+// once with the call's id, which the continuation's turn reports as
+// [Ctx.CallID]. A nil then makes the call fire-and-forget.
+//
+// The call is recorded, not sent: it leaves the object only if this turn
+// succeeds. Call fails with not_found when then names a handler that is not
+// registered, and with bad_request when op is empty or an argument does not
+// encode.
+func (c *Ctx) Call(target Address, op Operation, then *Continuation,
+	opts ...CallOption) (uint64, error) {
+	return c.call(target, op, then, 0, opts)
+}
+
+// Send makes a fire-and-forget call: Call with no continuation.
+func (c *Ctx) Send(target Address, op Operation, opts ...CallOption) (uint64, error) {
+	return c.call(target, op, nil, 0, opts)
+}
+
+// Forward makes a call whose outcome becomes the outcome of the call being
+// served, and the current turn's own result is ignored. This lets a pipeline
+// return the original caller's result from its last hop.
+func (c *Ctx) Forward(target Address, op Operation, opts ...CallOption) error {
+	_, err := c.call(target, op, nil, abi.FlagForward, opts)
+	return err
+}
+
+func (c *Ctx) call(target Address, op Operation, then *Continuation, flags uint64,
+	opts []CallOption) (uint64, error) {
+	if !c.active {
+		return 0, errTurnEnded
+	}
+	d := c.d
+	if len(op.Steps()) == 0 {
+		return 0, badRequest("guest: call to %s has an empty operation", target)
+	}
+	var cont *abi.Continuation
+	if then != nil {
+		if d.reg.byName[then.handler] == nil {
+			return 0, callhost.Errorf(callhost.CodeNotFound,
+				"guest: continuation handler %q is not registered", then.handler)
+		}
+		cont = &abi.Continuation{Handler: then.handler, Args: then.args, Object: then.object}
+	}
+	timeout, err := timeoutMS(opts)
+	if err != nil {
+		return 0, err
+	}
+	env, err := abi.AppendCall(d.callBuf[:0], target, op, cont, timeout, flags)
+	d.callBuf = env
+	if err != nil {
+		return 0, badRequest("guest: encode call to %s: %v", target, err)
+	}
+	return d.sendCall(env)
+}
+
+// sendCall passes a call envelope to the call import.
+func (d *dispatcher) sendCall(env []byte) (uint64, error) {
+	id := d.host.call(env)
+	switch {
+	case id == abi.ResultFailed:
+		return 0, d.importError("call")
+	case id < 1:
+		return 0, internalError("call returned %d", id)
+	}
+	return uint64(id), nil
+}
+
+// timeoutMS returns the timeout of the call envelope: the last Timeout option
+// in whole milliseconds, or 0 for the host's default.
+func timeoutMS(opts []CallOption) (uint64, error) {
+	var d time.Duration
+	for _, o := range opts {
+		if o.hasTimeout {
+			d = o.timeout
+		}
+	}
+	if d < 0 {
+		return 0, badRequest("guest: invalid call timeout %v: must not be negative", d)
+	}
+	return uint64((d + time.Millisecond - 1) / time.Millisecond), nil
+}

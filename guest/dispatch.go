@@ -1,0 +1,197 @@
+package guest
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+
+	"github.com/callhost/callhost"
+	"github.com/callhost/callhost/internal/abi"
+	"github.com/callhost/callhost/internal/msgp"
+)
+
+// defaultListPage is the number of pairs List requests from kv_list per
+// page, the host's documented default.
+const defaultListPage = 1000
+
+// dispatcher runs turns: it decodes a request, runs the handler it names and
+// encodes the response. It owns every buffer a turn needs and reuses them, so
+// a turn of a handler with scalar arguments and result allocates nothing.
+type dispatcher struct {
+	reg  *registry
+	host hostImports
+	ctx  Ctx
+	args argReader
+	last *handler // handler of the last turn
+	out  []byte   // response; valid until the next turn
+
+	// Scratch buffers for host imports.
+	kvBuf    []byte // kv_get output
+	valBuf   []byte // values encoded by Store
+	listBuf  []byte // kv_list output
+	startBuf []byte // kv_list start key
+	errBuf   []byte // last_error output
+	callBuf  []byte // call envelopes
+
+	self, caller addressCache
+	logger       *slog.Logger
+	listLimit    int32 // pairs per kv_list page
+}
+
+func newDispatcher(reg *registry, host hostImports) *dispatcher {
+	d := &dispatcher{reg: reg, host: host, listLimit: defaultListPage}
+	d.ctx.d = d
+	d.logger = newLogger(d)
+	return d
+}
+
+// turn runs the request req and returns the encoded response, which stays
+// valid until the next turn. req must stay unchanged during the turn.
+func (d *dispatcher) turn(req []byte) []byte {
+	d.reg.frozen = true
+	c := &d.ctx
+	out := d.out[:0]
+	if err := c.begin(req); err != nil {
+		out = appendFailure(out, err)
+	} else {
+		out = d.dispatch(c, out)
+	}
+	c.end()
+	d.out = out
+	return out
+}
+
+func (d *dispatcher) dispatch(c *Ctx, out []byte) []byte {
+	switch c.kind {
+	case abi.KindDescribe:
+		return abi.AppendDescribe(appendOKHeader(out), d.reg.table)
+	case abi.KindInvoke, abi.KindContinuation:
+		return d.run(c, out)
+	}
+	return appendFailure(out, badRequest("unknown request kind %d", c.kind))
+}
+
+// run runs the handler named by an invoke or continuation request.
+func (d *dispatcher) run(c *Ctx, out []byte) []byte {
+	h := d.lookup(c.handler)
+	if err := d.prepare(c, h); err != nil {
+		return appendFailure(out, err)
+	}
+	start := len(out)
+	out, err := h.run(c, &d.args, appendOKHeader(out))
+	if err != nil {
+		return appendFailure(out[:start], err)
+	}
+	return out
+}
+
+// lookup returns the handler named name, or nil. It remembers the last
+// handler found, because an instance often serves one handler many times and
+// a map lookup costs more inside a wasm guest than a string comparison.
+func (d *dispatcher) lookup(name []byte) *handler {
+	if d.last != nil && d.last.name == string(name) {
+		return d.last
+	}
+	h := d.reg.byName[string(name)]
+	if h != nil {
+		d.last = h
+	}
+	return h
+}
+
+// prepare checks that the request may run h and positions d.args at the
+// first argument.
+func (d *dispatcher) prepare(c *Ctx, h *handler) error {
+	if h == nil {
+		return notFound(c)
+	}
+	if c.kind == abi.KindInvoke && !h.exposed {
+		return notExposed(c, h)
+	}
+	d.args.reset(c.req[c.argsOff:], h.name)
+	n, err := d.args.r.ReadArrayHeader()
+	if err != nil {
+		return badRequest("handler %q: arguments are not an array: %v", h.name, err)
+	}
+	if n != h.arity {
+		return badRequest("handler %q takes %d arguments, got %d", h.name, h.arity, n)
+	}
+	return nil
+}
+
+func notFound(c *Ctx) error {
+	return callhost.Errorf(callhost.CodeNotFound, "handler %q not found in class %q",
+		c.handler, c.Self().Class)
+}
+
+func notExposed(c *Ctx, h *handler) error {
+	return callhost.Errorf(callhost.CodeNotExposed,
+		"handler %q of class %q is local: only continuations of its own object run it",
+		h.name, c.Self().Class)
+}
+
+// appendOKHeader appends the start of a success response, [0, value]
+// without the value: a fixarray header of 2 elements and the fixint 0.
+func appendOKHeader(out []byte) []byte { return append(out, 0x92, 0x00) }
+
+// appendFailure appends the error response for err. A *callhost.Error keeps
+// its code and message; any other error becomes guest_error.
+func appendFailure(out []byte, err error) []byte {
+	var e *callhost.Error
+	if errors.As(err, &e) && e != nil && e.Code != callhost.CodeOK {
+		return abi.AppendError(out, e.Code, e.Message)
+	}
+	return abi.AppendError(out, callhost.CodeGuestError, err.Error())
+}
+
+func badRequest(format string, args ...any) *callhost.Error {
+	return callhost.Errorf(callhost.CodeBadRequest, format, args...)
+}
+
+// argReader reads a handler's arguments from the request, one by one.
+type argReader struct {
+	r       msgp.Reader
+	handler string
+}
+
+func (a *argReader) reset(args []byte, handler string) {
+	a.r.Reset(args)
+	a.handler = handler
+}
+
+// decode decodes the next argument, number i, into the value p points to.
+// The most common parameter types are read in place; others are decoded by
+// msgp.Unmarshal from the argument's bytes.
+func (a *argReader) decode(i int, p any) error {
+	var err error
+	switch v := p.(type) {
+	case *int:
+		var n int64
+		n, err = a.r.ReadInt()
+		*v = int(n)
+	case *int64:
+		*v, err = a.r.ReadInt()
+	case *uint64:
+		*v, err = a.r.ReadUint()
+	case *string:
+		var s []byte
+		s, err = a.r.ReadStringBytes()
+		*v = string(s)
+	case *bool:
+		*v, err = a.r.ReadBool()
+	case *float64:
+		*v, err = a.r.ReadFloat64()
+	default:
+		var raw []byte
+		raw, err = a.r.ReadRaw()
+		if err == nil {
+			err = msgp.Unmarshal(raw, p)
+		}
+	}
+	if err != nil {
+		typ := strings.TrimPrefix(fmt.Sprintf("%T", p), "*")
+		return badRequest("handler %q: argument %d: decode into %s: %v", a.handler, i, typ, err)
+	}
+	return nil
+}

@@ -1,0 +1,26 @@
+package guest
+
+// hostImports is the host side of the guest ABI: one method per import of
+// module "callhost", with the import's raw results (docs/abi.md). The wasip1
+// build implements it with the real imports; tests drive the dispatcher with
+// a fake. Byte slices passed in are only read during the call, and dst
+// slices are written only up to their length.
+type hostImports interface {
+	// call records a call envelope and returns its id, or -2 on rejection.
+	call(envelope []byte) int64
+	// kvGet copies the value of key into dst when it fits and returns its
+	// length, -1 when the key is absent or -2 on error.
+	kvGet(key string, dst []byte) int64
+	// kvPut stages a write and returns 0, or -2 on error.
+	kvPut(key string, value []byte) int32
+	// kvDelete stages a delete and returns 0, or -2 on error.
+	kvDelete(key string) int32
+	// kvList copies one page of pairs into dst when it fits and returns the
+	// encoded length, or -2 on error.
+	kvList(prefix string, start []byte, limit int32, dst []byte) int64
+	// lastError copies the error value of the last failed import into dst
+	// when it fits and returns its length.
+	lastError(dst []byte) int32
+	// log writes one message at an slog level.
+	log(level int32, msg []byte)
+}

@@ -1,0 +1,59 @@
+//go:build wasip1
+
+package guest
+
+import "unsafe"
+
+// wasmHost calls the imports of module "callhost". A string parameter of a
+// wasmimport function is passed as two i32 values, its address and length.
+type wasmHost struct{}
+
+//go:wasmimport callhost call
+func importCall(ptr unsafe.Pointer, n uint32) int64
+
+//go:wasmimport callhost kv_get
+func importKVGet(key string, dst unsafe.Pointer, dstCap uint32) int64
+
+//go:wasmimport callhost kv_put
+func importKVPut(key string, value unsafe.Pointer, n uint32) int32
+
+//go:wasmimport callhost kv_delete
+func importKVDelete(key string) int32
+
+//go:wasmimport callhost kv_list
+func importKVList(prefix string, start unsafe.Pointer, startLen uint32, limit int32,
+	dst unsafe.Pointer, dstCap uint32) int64
+
+//go:wasmimport callhost last_error
+func importLastError(dst unsafe.Pointer, dstCap uint32) int32
+
+//go:wasmimport callhost log
+func importLog(level int32, msg unsafe.Pointer, n uint32)
+
+func ptr(b []byte) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(b)) }
+
+func (wasmHost) call(envelope []byte) int64 {
+	return importCall(ptr(envelope), uint32(len(envelope)))
+}
+
+func (wasmHost) kvGet(key string, dst []byte) int64 {
+	return importKVGet(key, ptr(dst), uint32(len(dst)))
+}
+
+func (wasmHost) kvPut(key string, value []byte) int32 {
+	return importKVPut(key, ptr(value), uint32(len(value)))
+}
+
+func (wasmHost) kvDelete(key string) int32 { return importKVDelete(key) }
+
+func (wasmHost) kvList(prefix string, start []byte, limit int32, dst []byte) int64 {
+	return importKVList(prefix, ptr(start), uint32(len(start)), limit, ptr(dst), uint32(len(dst)))
+}
+
+func (wasmHost) lastError(dst []byte) int32 {
+	return importLastError(ptr(dst), uint32(len(dst)))
+}
+
+func (wasmHost) log(level int32, msg []byte) {
+	importLog(level, ptr(msg), uint32(len(msg)))
+}
