@@ -1,0 +1,147 @@
+package msgp
+
+import (
+	"bytes"
+	"errors"
+	"math"
+	"reflect"
+	"testing"
+
+	"github.com/vmihailenco/msgpack/v5"
+)
+
+func TestAppendMatchesReferenceEncoder(t *testing.T) {
+	values := []any{
+		nil, true, false, 0, 1, 127, 128, 255, 256, 65535, 65536, math.MaxInt64,
+		-1, -32, -33, -128, -129, -32768, -32769, math.MinInt64,
+		uint64(math.MaxUint64), 1.5, "", "short", string(bytes.Repeat([]byte("x"), 40)),
+		string(bytes.Repeat([]byte("y"), 300)), string(bytes.Repeat([]byte("z"), 70000)),
+		[]byte{}, []byte("bin"), []any{1, "a", nil}, []string{"a", "b"}, []int{1, 2},
+	}
+	for _, v := range values {
+		got, err := Marshal(v)
+		if err != nil {
+			t.Fatalf("Marshal(%v): %v", v, err)
+		}
+		var back any
+		if err := msgpack.Unmarshal(got, &back); err != nil {
+			t.Fatalf("reference decoder rejects encoding of %T %v: %v", v, v, err)
+		}
+		want, _ := msgpack.Marshal(v)
+		var wantBack any
+		_ = msgpack.Unmarshal(want, &wantBack)
+		if !reflect.DeepEqual(back, wantBack) {
+			t.Errorf("%T %v: decoded %v, reference %v", v, v, back, wantBack)
+		}
+	}
+}
+
+func TestMapRoundTrip(t *testing.T) {
+	in := map[string]any{"a": 1, "b": []any{"x", true}}
+	b, err := Marshal(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out map[string]any
+	if err := Unmarshal(b, &out); err != nil {
+		t.Fatal(err)
+	}
+	if out["a"] != int8(1) || len(out["b"].([]any)) != 2 {
+		t.Fatalf("round trip = %v", out)
+	}
+}
+
+func TestUnmarshalFastPaths(t *testing.T) {
+	var i int
+	var s string
+	var f float64
+	var u uint64
+	var bs []byte
+	var ok bool
+	cases := []struct {
+		in   any
+		into any
+		want any
+	}{
+		{-5, &i, -5},
+		{"hello", &s, "hello"},
+		{2.5, &f, 2.5},
+		{7, &f, 7.0},
+		{uint64(math.MaxUint64), &u, uint64(math.MaxUint64)},
+		{[]byte("ab"), &bs, []byte("ab")},
+		{true, &ok, true},
+	}
+	for _, tc := range cases {
+		b, _ := Marshal(tc.in)
+		if err := Unmarshal(b, tc.into); err != nil {
+			t.Fatalf("Unmarshal(%v) into %T: %v", tc.in, tc.into, err)
+		}
+		got := reflect.ValueOf(tc.into).Elem().Interface()
+		if !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("Unmarshal(%v) = %v, want %v", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestUnmarshalRejectsTrailingBytes(t *testing.T) {
+	var i int
+	if err := Unmarshal([]byte{0x01, 0x02}, &i); err == nil {
+		t.Fatal("Unmarshal accepted two values as one")
+	}
+}
+
+func TestUnmarshalTypeMismatch(t *testing.T) {
+	var i int
+	err := Unmarshal([]byte{0xa1, 'x'}, &i)
+	var te *TypeError
+	if !errors.As(err, &te) {
+		t.Fatalf("error = %v, want *TypeError", err)
+	}
+}
+
+func TestReaderShortInput(t *testing.T) {
+	inputs := [][]byte{
+		{}, {0xcd, 0x01}, {0xa5, 'a'}, {0xc4, 0x05, 1}, {0x92, 0x01},
+		{0xdd, 0xff, 0xff, 0xff, 0xff}, {0xc7, 0x05, 0x01}, {0xdf, 0, 0, 0, 9},
+	}
+	for _, in := range inputs {
+		r := NewReader(in)
+		if err := r.Skip(); err == nil {
+			t.Errorf("Skip(% x) succeeded on truncated input", in)
+		}
+	}
+}
+
+func TestReaderForgedLengthDoesNotAllocate(t *testing.T) {
+	r := NewReader([]byte{0xdd, 0x7f, 0xff, 0xff, 0xff})
+	if _, err := r.ReadArrayHeader(); !errors.Is(err, ErrShort) {
+		t.Fatalf("ReadArrayHeader on a forged length: %v, want ErrShort", err)
+	}
+}
+
+func TestSkipDepthLimit(t *testing.T) {
+	deep := bytes.Repeat([]byte{0x91}, MaxDepth+5)
+	deep = append(deep, 0x00)
+	r := NewReader(deep)
+	if err := r.Skip(); !errors.Is(err, ErrTooDeep) {
+		t.Fatalf("Skip of %d nested arrays: %v, want ErrTooDeep", MaxDepth+5, err)
+	}
+}
+
+func TestExtFormats(t *testing.T) {
+	for _, n := range []int{0, 1, 2, 4, 8, 16, 300, 70000} {
+		payload := bytes.Repeat([]byte{7}, n)
+		b := AppendExt(nil, 3, payload)
+		r := NewReader(b)
+		typ, got, err := r.ReadExt()
+		if err != nil || typ != 3 || !bytes.Equal(got, payload) {
+			t.Fatalf("ext of %d bytes: type %d, %d bytes, %v", n, typ, len(got), err)
+		}
+	}
+	// fixext 1 as written by other encoders
+	r := NewReader([]byte{0xd4, 0x02, 0x09})
+	typ, got, err := r.ReadExt()
+	if err != nil || typ != 2 || !bytes.Equal(got, []byte{9}) {
+		t.Fatalf("fixext1: type %d, % x, %v", typ, got, err)
+	}
+}
