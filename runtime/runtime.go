@@ -108,12 +108,14 @@ func (rt *Runtime) Load(ctx context.Context, name string, wasm []byte) error {
 	if rt.closing.Load() {
 		return callhost.Errorf(callhost.CodeUnavailable, "runtime is shutting down")
 	}
+
 	rt.mu.RLock()
 	_, exists := rt.classes[name]
 	rt.mu.RUnlock()
 	if exists {
 		return fmt.Errorf("load class %q: already loaded", name)
 	}
+
 	mod, err := rt.engine.Compile(ctx, name, wasm)
 	if err != nil {
 		return fmt.Errorf("load class %q: %w", name, err)
@@ -125,6 +127,7 @@ func (rt *Runtime) Load(ctx context.Context, name string, wasm []byte) error {
 	if err != nil {
 		return fmt.Errorf("load class %q: %w", name, err)
 	}
+
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
 	if _, exists := rt.classes[name]; exists {
@@ -178,11 +181,11 @@ func (rt *Runtime) class(name string) *class {
 	return c
 }
 
-// Shutdown stops accepting calls from outside the runtime, waits until every
-// queued and running turn has finished (turns may still make calls among
-// objects while it waits), then stops the workers, fails every call still
+// Shutdown stops accepting calls from outside the runtime and waits until every
+// queued and running turn has finished. Turns may still make calls among
+// objects while it waits. Then it stops the workers, fails every call still
 // pending with callhost.CodeUnavailable and releases the instances. If ctx ends
-// first, the remaining queued turns are dropped and Shutdown returns ctx's
+// first, the remaining queued turns are dropped, and Shutdown returns ctx's
 // error after releasing everything.
 func (rt *Runtime) Shutdown(ctx context.Context) error {
 	var err error
