@@ -14,10 +14,12 @@ func newLogger(d *dispatcher) *slog.Logger {
 	return slog.New(&logHandler{text: slog.NewTextHandler(sink, opts), sink: sink})
 }
 
-// dropTimeAndLevel removes the built-in time and level attributes: the host
-// stamps its own time and receives the level as an import argument.
+// dropTimeAndLevel removes the built-in time, level and message attributes:
+// the host stamps its own time, receives the level as an import argument, and
+// the handler puts the message first as plain text.
 func dropTimeAndLevel(groups []string, a slog.Attr) slog.Attr {
-	if len(groups) == 0 && (a.Key == slog.TimeKey || a.Key == slog.LevelKey) {
+	builtin := a.Key == slog.TimeKey || a.Key == slog.LevelKey || a.Key == slog.MessageKey
+	if len(groups) == 0 && builtin {
 		return slog.Attr{}
 	}
 	return a
@@ -26,8 +28,9 @@ func dropTimeAndLevel(groups []string, a slog.Attr) slog.Attr {
 // logHandler formats records with slog's text handler into a buffer and
 // passes each one to the log import with the record's level.
 type logHandler struct {
-	text slog.Handler
-	sink *logSink
+	text     slog.Handler
+	sink     *logSink
+	hasAttrs bool // WithAttrs added attributes that every record prints
 }
 
 // logSink collects the text handler's output for one record. The text
@@ -46,6 +49,10 @@ func (h *logHandler) Enabled(ctx context.Context, level slog.Level) bool {
 func (h *logHandler) Handle(ctx context.Context, r slog.Record) error {
 	s := h.sink
 	s.buf.Reset()
+	s.buf.WriteString(r.Message)
+	if r.NumAttrs() > 0 || h.hasAttrs {
+		s.buf.WriteByte(' ')
+	}
 	if err := h.text.Handle(ctx, r); err != nil {
 		return err
 	}
@@ -60,9 +67,10 @@ func (h *logHandler) Handle(ctx context.Context, r slog.Record) error {
 }
 
 func (h *logHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
-	return &logHandler{text: h.text.WithAttrs(attrs), sink: h.sink}
+	return &logHandler{text: h.text.WithAttrs(attrs), sink: h.sink,
+		hasAttrs: h.hasAttrs || len(attrs) > 0}
 }
 
 func (h *logHandler) WithGroup(name string) slog.Handler {
-	return &logHandler{text: h.text.WithGroup(name), sink: h.sink}
+	return &logHandler{text: h.text.WithGroup(name), sink: h.sink, hasAttrs: h.hasAttrs}
 }

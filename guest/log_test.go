@@ -19,10 +19,10 @@ func TestLoggerWritesLevels(t *testing.T) {
 	})
 	h.invoke("run")
 	want := []logLine{
-		{-4, "msg=debug object=counter/c1 n=1"},
-		{0, `msg="two words" object=counter/c1`},
-		{4, `msg=warn object=counter/c1 err="disk full"`},
-		{8, "msg=error object=counter/c1 req.id=7"},
+		{-4, "debug object=counter/c1 n=1"},
+		{0, "two words object=counter/c1"},
+		{4, `warn object=counter/c1 err="disk full"`},
+		{8, "error object=counter/c1 req.id=7"},
 	}
 	if len(h.host.logs) != len(want) {
 		t.Fatalf("host received %d log lines %q, want %d", len(h.host.logs), h.host.logs,
@@ -32,6 +32,17 @@ func TestLoggerWritesLevels(t *testing.T) {
 		if line != want[i] {
 			t.Errorf("log line %d = %+v, want %+v", i, line, want[i])
 		}
+	}
+}
+
+func TestLoggerMessageWithoutAttributes(t *testing.T) {
+	h := storageHarness(t, func(c *Ctx) error {
+		c.Logger().Info("plain message")
+		return nil
+	})
+	h.invoke("run")
+	if len(h.host.logs) != 1 || h.host.logs[0].msg != "plain message" {
+		t.Fatalf("host received %+v, want one line \"plain message\"", h.host.logs)
 	}
 }
 
