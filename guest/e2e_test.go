@@ -462,10 +462,10 @@ func TestGuestLogging(t *testing.T) {
 	g := newGuestInstance(t)
 	g.invoke("log", "hello")
 	want := []logLine{
-		{-4, "msg=hello object=counter/c1 n=1"},
-		{0, "msg=hello object=counter/c1 n=2"},
-		{4, "msg=hello object=counter/c1 n=3"},
-		{8, "msg=hello object=counter/c1 g.n=4"},
+		{-4, "hello object=counter/c1 n=1"},
+		{0, "hello object=counter/c1 n=2"},
+		{4, "hello object=counter/c1 n=3"},
+		{8, "hello object=counter/c1 g.n=4"},
 	}
 	if fmt.Sprint(g.host.logs) != fmt.Sprint(want) {
 		t.Errorf("log lines = %q, want %q", g.host.logs, want)
