@@ -10,7 +10,8 @@ import (
 // Continuation names the handler of the calling object that receives a
 // call's outcome, and the arguments bound to it. The arguments may hold
 // [Placeholder] at any depth; the host replaces each placeholder with the
-// outcome before the handler runs. Build one with [Then].
+// outcome before the handler runs. Build one with [Then]. [Ctx.SetAlarm]
+// takes one too, without placeholders, to name the handler an alarm runs.
 type Continuation struct {
 	handler string
 	args    []any

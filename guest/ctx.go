@@ -131,7 +131,7 @@ func (c *Ctx) Self() Address {
 // Caller returns who sent the call being served: an object, a client (class
 // "@client") or an embedding Go program (class "@embed"). In a continuation
 // it is the target of the call whose outcome arrived. ok is false when the host names
-// no caller.
+// no caller, as in an alarm turn.
 func (c *Ctx) Caller() (addr Address, ok bool) {
 	c.readTail()
 	if !c.isCaller {
@@ -161,14 +161,15 @@ func (c *Ctx) Hops() []Address {
 }
 
 // CallID returns the id of the call being served or, in a continuation, of
-// the call whose outcome the continuation carries.
+// the call whose outcome the continuation carries. In an alarm turn it
+// returns the alarm's id.
 func (c *Ctx) CallID() uint64 {
 	c.readTail()
 	return c.callID
 }
 
 // Continuation reports whether this turn runs a continuation rather than an
-// invoked handler.
+// invoked handler. It is false in an alarm turn: see [Ctx.Alarm].
 func (c *Ctx) Continuation() bool { return c.kind == abi.KindContinuation }
 
 // Logger returns a logger whose records the guest formats as text (without

@@ -29,10 +29,10 @@ type dispatcher struct {
 	// Scratch buffers for host imports.
 	kvBuf    []byte // kv_get output
 	valBuf   []byte // values encoded by Store
-	listBuf  []byte // kv_list output
+	listBuf  []byte // kv_list and alarm_list output
 	startBuf []byte // kv_list start key
 	errBuf   []byte // last_error output
-	callBuf  []byte // call envelopes
+	callBuf  []byte // call and alarm envelopes
 
 	self, caller addressCache
 	logger       *slog.Logger
@@ -66,13 +66,13 @@ func (d *dispatcher) dispatch(c *Ctx, out []byte) []byte {
 	switch c.kind {
 	case abi.KindDescribe:
 		return abi.AppendDescribe(appendOKHeader(out), d.reg.table)
-	case abi.KindInvoke, abi.KindContinuation:
+	case abi.KindInvoke, abi.KindContinuation, abi.KindAlarm:
 		return d.run(c, out)
 	}
 	return appendFailure(out, badRequest("unknown request kind %d", c.kind))
 }
 
-// run runs the handler named by an invoke or continuation request.
+// run runs the handler named by an invoke, continuation or alarm request.
 func (d *dispatcher) run(c *Ctx, out []byte) []byte {
 	h := d.lookup(c.handler)
 	if err := d.prepare(c, h); err != nil {

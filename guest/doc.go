@@ -36,13 +36,19 @@
 // [Ctx.Delete] and [Ctx.List] work on bytes, and [Load] and [Store] on
 // MessagePack-encoded values.
 //
+// An object can schedule work on itself with alarms: [Ctx.SetAlarm] and
+// [Ctx.SetAlarmAfter] take a continuation without placeholders, and the
+// handler it names runs as a new turn when the alarm is due, with
+// [Ctx.Alarm] reporting true. [Ctx.Alarms] lists the object's alarms and
+// [Ctx.CancelAlarm] cancels one.
+//
 // # Turns
 //
-// The host runs one turn at a time per instance. Storage writes and calls
-// made during a turn take effect only if the handler returns a nil error. A
-// handler that panics is not recovered: the panic traps the instance, the
-// host discards the instance with the turn's writes and calls, and the
-// caller sees guest_trap. Blocking until every goroutine is asleep traps the
+// The host runs one turn at a time per instance. Storage writes, calls and
+// alarm changes made during a turn take effect only if the handler returns a
+// nil error. A handler that panics is not recovered: the panic traps the
+// instance, the host discards the instance with the turn's writes and calls,
+// and the caller sees guest_trap. Blocking until every goroutine is asleep traps the
 // same way. Goroutines started by a handler make progress only while the
 // instance runs a turn, so finish work within the turn.
 //

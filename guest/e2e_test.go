@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/callhost/callhost"
 	"github.com/callhost/callhost/internal/abi"
@@ -80,6 +81,9 @@ type importState struct {
 	logs    []logLine
 	lastErr []byte
 	starts  []string
+
+	alarms    []abi.AlarmEntry // set and not cancelled, in the order set
+	envelopes [][]byte         // recorded alarm envelopes
 }
 
 type hostKey struct{}
@@ -142,8 +146,41 @@ func instantiateHostModule(ctx context.Context, rt wazero.Runtime) error {
 		h := hostOf(ctx)
 		h.logs = append(h.logs, logLine{level: level, msg: string(read(m, p, n))})
 	})
+	addAlarmImports(fn)
 	_, err := b.Instantiate(ctx)
 	return err
+}
+
+// addAlarmImports adds alarm_set, alarm_cancel and alarm_list, with alarm ids
+// counting from 1.
+func addAlarmImports(fn func(name string, f any)) {
+	fn("alarm_set", func(ctx context.Context, m api.Module, p, n uint32) int64 {
+		h, env := hostOf(ctx), read(m, p, n)
+		var a abi.Alarm
+		if err := abi.DecodeAlarm(env, &a); err != nil {
+			h.lastErr = abi.AppendError(nil, callhost.CodeBadRequest, err.Error())
+			return abi.ResultFailed
+		}
+		h.envelopes = append(h.envelopes, env)
+		id := uint64(len(h.envelopes))
+		h.alarms = append(h.alarms, abi.AlarmEntry{ID: id, At: a.At, Handler: a.Handler})
+		return int64(id)
+	})
+	fn("alarm_cancel", func(ctx context.Context, id uint64) int32 {
+		h := hostOf(ctx)
+		for i, a := range h.alarms {
+			if a.ID == id {
+				h.alarms = append(h.alarms[:i], h.alarms[i+1:]...)
+				return 1
+			}
+		}
+		return 0
+	})
+	fn("alarm_list", func(ctx context.Context, m api.Module, dst, dstCap uint32) int64 {
+		alarms := append([]abi.AlarmEntry(nil), hostOf(ctx).alarms...)
+		sort.Slice(alarms, func(i, j int) bool { return alarms[i].At < alarms[j].At })
+		return writeIfFits(m, dst, dstCap, abi.AppendAlarmList(nil, alarms))
+	})
 }
 
 func (h *importState) list(prefix, start string, limit int) []byte {
@@ -193,7 +230,7 @@ func newGuestInstance(tb testing.TB) *guestInstance {
 		stderr: &bytes.Buffer{},
 	}
 	cfg := wazero.NewModuleConfig().WithName("").WithStartFunctions(abi.ExportInit).
-		WithStderr(g.stderr)
+		WithStderr(g.stderr).WithSysWalltime()
 	mod, err := rt.InstantiateModule(g.ctx, compiled, cfg)
 	if err != nil {
 		tb.Fatalf("instantiate sdkguest: %v", err)
@@ -455,6 +492,62 @@ func TestGuestSendAndForward(t *testing.T) {
 	}
 	if forward.HasCont || forward.Flags != abi.FlagForward || forward.Target.ID != "p3" {
 		t.Errorf("forward envelope = %+v, want forward flag to p3", forward)
+	}
+}
+
+func TestGuestAlarms(t *testing.T) {
+	g := newGuestInstance(t)
+	if id := decodeAs[uint64](t, g.invoke("remindAt", 1_700_000_000_000, "a")); id != 1 {
+		t.Errorf("remindAt returned alarm id %d, want 1", id)
+	}
+	before := time.Now().Add(time.Minute).UnixMilli()
+	if id := decodeAs[uint64](t, g.invoke("remindAfter", 60_000, "b")); id != 2 {
+		t.Errorf("remindAfter returned alarm id %d, want 2", id)
+	}
+	after := time.Now().Add(time.Minute).UnixMilli() + 1
+	var b abi.Alarm
+	if err := abi.DecodeAlarm(g.host.envelopes[1], &b); err != nil {
+		t.Fatalf("decode alarm envelope: %v", err)
+	}
+	if b.At < before || b.At > after || b.Handler != "ring" {
+		t.Errorf("alarm at %d ms for %q, want ring between %d and %d", b.At, b.Handler,
+			before, after)
+	}
+	want := fmt.Sprintf("[1@1700000000000:ring 2@%d:ring]", b.At)
+	if got := fmt.Sprint(decodeAs[[]string](t, g.invoke("alarms"))); got != want {
+		t.Errorf("alarms = %s, want %s", got, want)
+	}
+	if !decodeAs[bool](t, g.invoke("cancelAlarm", 1)) {
+		t.Errorf("cancelAlarm(1) = false, want true")
+	}
+	if decodeAs[bool](t, g.invoke("cancelAlarm", 1)) {
+		t.Errorf("cancelAlarm(1) again = true, want false")
+	}
+
+	q := request(abi.KindAlarm, "ring")
+	q.Args, q.Caller, q.CallID = b.Args, callhost.Address{}, 2
+	value, failed := g.turn(q)
+	if failed != nil {
+		t.Fatalf("alarm turn: %v", failed)
+	}
+	wantRing := "b id=2 alarm=true continuation=false caller=false hops=0"
+	if got := decodeAs[string](t, value); got != wantRing {
+		t.Errorf("ring = %q, want %q", got, wantRing)
+	}
+}
+
+func TestGuestAlarmRejected(t *testing.T) {
+	g := newGuestInstance(t)
+	for mistake, code := range map[string]callhost.Code{
+		"placeholder": callhost.CodeBadRequest,
+		"other":       callhost.CodeForbidden,
+	} {
+		if failed := g.invokeErr("remindWrong", mistake); failed.Code != code {
+			t.Errorf("remindWrong(%s) = %v, want code %v", mistake, failed, code)
+		}
+	}
+	if len(g.host.envelopes) != 0 {
+		t.Errorf("host received %d alarm envelopes, want none", len(g.host.envelopes))
 	}
 }
 

@@ -22,6 +22,17 @@ type fakeHost struct {
 	maxPage  int      // cap on kv_list pages; 0 means none
 	starts   []string // start keys kv_list received
 	gets     int      // kv_get calls
+
+	alarms     []fakeAlarm     // alarms set and not cancelled
+	envelopes  [][]byte        // recorded alarm envelopes
+	lastAlarm  int64           // id of the last alarm set
+	failAlarms *callhost.Error // when set, every alarm import fails
+}
+
+// fakeAlarm is an alarm the fake host holds.
+type fakeAlarm struct {
+	abi.AlarmEntry
+	args []byte
 }
 
 type logLine struct {
@@ -104,6 +115,56 @@ func (h *fakeHost) lastError(dst []byte) int32 { return int32(copyIfFits(dst, h.
 
 func (h *fakeHost) log(level int32, msg []byte) {
 	h.logs = append(h.logs, logLine{level: level, msg: string(msg)})
+}
+
+// alarmSet records an alarm. Ids start at 201, so they differ from call ids.
+func (h *fakeHost) alarmSet(envelope []byte) int64 {
+	if h.failAlarms != nil {
+		return int64(h.fail(h.failAlarms))
+	}
+	var a abi.Alarm
+	if err := abi.DecodeAlarm(envelope, &a); err != nil {
+		return int64(h.fail(badRequest("alarm envelope: %v", err)))
+	}
+	h.envelopes = append(h.envelopes, append([]byte(nil), envelope...))
+	if h.lastAlarm == 0 {
+		h.lastAlarm = 200
+	}
+	h.lastAlarm++
+	entry := abi.AlarmEntry{ID: uint64(h.lastAlarm), At: a.At, Handler: a.Handler}
+	h.alarms = append(h.alarms, fakeAlarm{AlarmEntry: entry, args: a.Args})
+	return h.lastAlarm
+}
+
+func (h *fakeHost) alarmCancel(id uint64) int32 {
+	if h.failAlarms != nil {
+		return h.fail(h.failAlarms)
+	}
+	for i, a := range h.alarms {
+		if a.ID == id {
+			h.alarms = append(h.alarms[:i], h.alarms[i+1:]...)
+			return 1
+		}
+	}
+	return 0
+}
+
+// alarmList lists the alarms earliest first, and by id among equal times.
+func (h *fakeHost) alarmList(dst []byte) int64 {
+	if h.failAlarms != nil {
+		return int64(h.fail(h.failAlarms))
+	}
+	entries := make([]abi.AlarmEntry, len(h.alarms))
+	for i, a := range h.alarms {
+		entries[i] = a.AlarmEntry
+	}
+	sort.Slice(entries, func(i, j int) bool {
+		if entries[i].At != entries[j].At {
+			return entries[i].At < entries[j].At
+		}
+		return entries[i].ID < entries[j].ID
+	})
+	return copyIfFits(dst, abi.AppendAlarmList(nil, entries))
 }
 
 // testObject is the object every test request runs on.

@@ -23,4 +23,13 @@ type hostImports interface {
 	lastError(dst []byte) int32
 	// log writes one message at an slog level.
 	log(level int32, msg []byte)
+	// alarmSet stages the alarm of an alarm envelope and returns its id, or
+	// -2 on error.
+	alarmSet(envelope []byte) int64
+	// alarmCancel stages the cancellation of alarm id and returns 1 when the
+	// alarm existed, 0 when it did not, or -2 on error.
+	alarmCancel(id uint64) int32
+	// alarmList copies the object's alarms into dst when they fit and
+	// returns the encoded length, or -2 on error.
+	alarmList(dst []byte) int64
 }

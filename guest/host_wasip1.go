@@ -30,6 +30,15 @@ func importLastError(dst unsafe.Pointer, dstCap uint32) int32
 //go:wasmimport callhost log
 func importLog(level int32, msg unsafe.Pointer, n uint32)
 
+//go:wasmimport callhost alarm_set
+func importAlarmSet(envelope unsafe.Pointer, n uint32) int64
+
+//go:wasmimport callhost alarm_cancel
+func importAlarmCancel(id uint64) int32
+
+//go:wasmimport callhost alarm_list
+func importAlarmList(dst unsafe.Pointer, dstCap uint32) int64
+
 func ptr(b []byte) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(b)) }
 
 func (wasmHost) call(envelope []byte) int64 {
@@ -57,3 +66,11 @@ func (wasmHost) lastError(dst []byte) int32 {
 func (wasmHost) log(level int32, msg []byte) {
 	importLog(level, ptr(msg), uint32(len(msg)))
 }
+
+func (wasmHost) alarmSet(envelope []byte) int64 {
+	return importAlarmSet(ptr(envelope), uint32(len(envelope)))
+}
+
+func (wasmHost) alarmCancel(id uint64) int32 { return importAlarmCancel(id) }
+
+func (wasmHost) alarmList(dst []byte) int64 { return importAlarmList(ptr(dst), uint32(len(dst))) }

@@ -45,10 +45,11 @@
 // not trap: it sets last_error to bad_request (code 1) and returns -2; log, which
 // returns nothing, drops the message. last_error returns 0 bytes when no import
 // failed during the turn. An error from an [Effects] method reaches the guest with
-// its ErrorCode(), or internal (12). When the output of kv_get or kv_list does not
-// fit the guest's buffer, the host keeps it until the next import, so the guest's
-// retry with a larger buffer does not run the lookup again. The host does not
-// check key or value sizes: [Effects] does.
+// its ErrorCode(), or internal (12). When the output of kv_get, kv_list or
+// alarm_list does not fit the guest's buffer, the host keeps it until the next
+// import, so the guest's retry with a larger buffer does not run the lookup again.
+// The host does not check key or value sizes, nor decode alarm envelopes:
+// [Effects] does.
 //
 // Guest stdout is discarded; stderr is kept per turn (its first and last
 // kilobytes) for [TrapError.Message]. Guests should log through the log import.

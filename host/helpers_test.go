@@ -183,13 +183,28 @@ type logRecord struct {
 }
 
 // testEffects is an in-memory Effects. Keys starting with "fail" make Put fail
-// with too_large (9); a key "boom" makes Get fail with a plain error.
+// with too_large (9); a key "boom" makes Get fail with a plain error. An alarm
+// envelope starting with "fail" makes SetAlarm fail with bad_request (1), and
+// CancelAlarm of id 999 fails with a plain error.
 type testEffects struct {
 	mu    sync.Mutex
 	kv    map[string][]byte
 	gets  int
 	calls [][]byte
 	logs  []logRecord
+
+	alarms     []testAlarm // in the order set, which is also the order of their times
+	lastAlarm  uint64      // id of the last alarm set
+	cancels    []uint64    // ids CancelAlarm received
+	alarmLists int         // ListAlarms calls
+	listErr    error       // when set, ListAlarms fails with it
+}
+
+// testAlarm is an alarm set through testEffects. ListAlarms reports it at
+// id*1000 ms and with handler "h<id>".
+type testAlarm struct {
+	id       uint64
+	envelope []byte
 }
 
 func newTestEffects() *testEffects { return &testEffects{kv: map[string][]byte{}} }
@@ -252,6 +267,49 @@ func (f *testEffects) Log(level slog.Level, msg []byte) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.logs = append(f.logs, logRecord{level, string(msg)})
+}
+
+func (f *testEffects) SetAlarm(env []byte) (uint64, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if bytes.HasPrefix(env, []byte("fail")) {
+		return 0, &codedError{codeBadRequest, "invalid alarm envelope"}
+	}
+	f.lastAlarm++
+	f.alarms = append(f.alarms, testAlarm{id: f.lastAlarm, envelope: bytes.Clone(env)})
+	return f.lastAlarm, nil
+}
+
+func (f *testEffects) CancelAlarm(id uint64) (bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.cancels = append(f.cancels, id)
+	if id == 999 {
+		return false, errors.New("alarm storage exploded")
+	}
+	for k, a := range f.alarms {
+		if a.id == id {
+			f.alarms = append(f.alarms[:k], f.alarms[k+1:]...)
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+func (f *testEffects) ListAlarms(dst []byte) ([]byte, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.alarmLists++
+	if f.listErr != nil {
+		return dst, f.listErr
+	}
+	dst = msgp.AppendArrayHeader(dst, len(f.alarms))
+	for _, a := range f.alarms {
+		dst = msgp.AppendUint(msgp.AppendArrayHeader(dst, 3), a.id)
+		dst = msgp.AppendInt(dst, int64(a.id)*1000)
+		dst = msgp.AppendString(dst, fmt.Sprintf("h%d", a.id))
+	}
+	return dst, nil
 }
 
 // eventually polls cond until it holds or a few seconds pass.

@@ -47,6 +47,16 @@ type Effects interface {
 	List(prefix, start []byte, limit int, dst []byte) ([]byte, error)
 	// Log writes a guest message (import log).
 	Log(level slog.Level, msg []byte)
+	// SetAlarm stages the alarm of an alarm envelope (import alarm_set) and
+	// returns its id, which is at least 1.
+	SetAlarm(envelope []byte) (alarmID uint64, err error)
+	// CancelAlarm stages the cancellation of an alarm of the current object
+	// (import alarm_cancel) and reports whether such an alarm existed.
+	CancelAlarm(alarmID uint64) (existed bool, err error)
+	// ListAlarms appends to dst the MessagePack array of [id uint, at int,
+	// handler str] of the object's alarms, earliest first, including the
+	// turn's staged changes (import alarm_list).
+	ListAlarms(dst []byte) ([]byte, error)
 }
 
 // outputOp names an import whose output did not fit the guest's buffer.
@@ -56,6 +66,7 @@ const (
 	opNone outputOp = iota
 	opGet
 	opList
+	opAlarms
 )
 
 // importState is an instance's per-turn state for its host imports. All buffers
@@ -64,13 +75,13 @@ type importState struct {
 	fx      Effects
 	lastErr []byte // encoded [code, message] of the last failed import, or empty
 
-	// The output of the last kv_get or kv_list whose result did not fit the guest's
-	// buffer, kept so that the guest's retry does not run it again.
+	// The output of the last kv_get, kv_list or alarm_list whose result did not
+	// fit the guest's buffer, kept so that the guest's retry does not run it again.
 	pending    outputOp
 	pendingIn  []byte // the key, or the prefix followed by start
 	pendingCut int    // length of the prefix in pendingIn
 	pendingLim int
-	pendingOut []byte // a Get value (owned by fx) or listBuf
+	pendingOut []byte // a Get value (owned by fx); List and ListAlarms output is in listBuf
 	listBuf    []byte
 }
 
@@ -117,6 +128,9 @@ func (noEffects) Log(slog.Level, []byte)           {}
 func (noEffects) List(_, _ []byte, _ int, dst []byte) ([]byte, error) {
 	return dst, errOutsideTurn
 }
+func (noEffects) SetAlarm([]byte) (uint64, error)       { return 0, errOutsideTurn }
+func (noEffects) CancelAlarm(uint64) (bool, error)      { return false, errOutsideTurn }
+func (noEffects) ListAlarms(dst []byte) ([]byte, error) { return dst, errOutsideTurn }
 
 // hostModule defines the imports of docs/abi.md.
 func hostModule(rt wazero.Runtime) wazero.HostModuleBuilder {
@@ -132,6 +146,9 @@ func hostModule(rt wazero.Runtime) wazero.HostModuleBuilder {
 	def("kv_list", importKVList, []api.ValueType{i32, i32, i32, i32, i32, i32, i32}, i64)
 	def("last_error", importLastError, []api.ValueType{i32, i32}, i32)
 	def("log", importLog, []api.ValueType{i32, i32, i32})
+	def("alarm_set", importAlarmSet, []api.ValueType{i32, i32}, i64)
+	def("alarm_cancel", importAlarmCancel, []api.ValueType{i64}, i32)
+	def("alarm_list", importAlarmList, []api.ValueType{i32, i32}, i64)
 	return b
 }
 

@@ -150,6 +150,7 @@ func typeNames(ts []api.ValueType) string {
 var knownImports = map[string]bool{
 	"call": true, "kv_get": true, "kv_put": true, "kv_delete": true,
 	"kv_list": true, "last_error": true, "log": true,
+	"alarm_set": true, "alarm_cancel": true, "alarm_list": true,
 }
 
 func (m *Module) checkImports() error {

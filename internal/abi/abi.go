@@ -25,6 +25,7 @@ const (
 	KindDescribe     = 0
 	KindInvoke       = 1
 	KindContinuation = 2
+	KindAlarm        = 3
 )
 
 // FlagForward marks a call that answers the call being served; see docs/abi.md.

@@ -43,6 +43,12 @@ func init() {
 	guest.Expose0("mallocs", mallocs)
 	guest.Local1("secret", func(_ *guest.Ctx, n int) (int, error) { return n * 2, nil })
 	guest.Local1("done", done)
+	guest.Expose2("remindAt", remindAt)
+	guest.Expose2("remindAfter", remindAfter)
+	guest.Expose1("remindWrong", remindWrong)
+	guest.Expose1("cancelAlarm", cancelAlarm)
+	guest.Expose0("alarms", alarms)
+	guest.Local1("ring", ring)
 }
 
 func echo(_ *guest.Ctx, n int) (int, error) { return n, nil }
@@ -169,4 +175,44 @@ func mallocs(*guest.Ctx) (uint64, error) {
 	var m runtime.MemStats
 	runtime.ReadMemStats(&m)
 	return m.Mallocs, nil
+}
+
+// remindAt sets an alarm at atMS, Unix milliseconds, that runs ring(note).
+func remindAt(c *guest.Ctx, atMS int64, note string) (uint64, error) {
+	return c.SetAlarm(time.UnixMilli(atMS), guest.Then("ring", note))
+}
+
+// remindAfter sets an alarm ms milliseconds from now that runs ring(note).
+func remindAfter(c *guest.Ctx, ms int, note string) (uint64, error) {
+	return c.SetAlarmAfter(time.Duration(ms)*time.Millisecond, guest.Then("ring", note))
+}
+
+// remindWrong sets an alarm that SetAlarm must reject: one with a
+// placeholder, or with mistake "other" one for another object.
+func remindWrong(c *guest.Ctx, mistake string) (uint64, error) {
+	then := guest.Then("ring", guest.Placeholder)
+	if mistake == "other" {
+		then = guest.ThenOn(guest.Object("counter", "other"), "ring", "x")
+	}
+	return c.SetAlarm(time.UnixMilli(1), then)
+}
+
+func cancelAlarm(c *guest.Ctx, id uint64) (bool, error) { return c.CancelAlarm(id) }
+
+// alarms returns the object's alarms as "id@unix-ms:handler".
+func alarms(c *guest.Ctx) ([]string, error) {
+	list, err := c.Alarms()
+	out := make([]string, 0, len(list))
+	for _, a := range list {
+		out = append(out, fmt.Sprintf("%d@%d:%s", a.ID, a.At.UnixMilli(), a.Handler))
+	}
+	return out, err
+}
+
+// ring is the handler the alarms run. It returns note and the turn's request
+// fields.
+func ring(c *guest.Ctx, note string) (string, error) {
+	_, hasCaller := c.Caller()
+	return fmt.Sprintf("%s id=%d alarm=%t continuation=%t caller=%t hops=%d", note,
+		c.CallID(), c.Alarm(), c.Continuation(), hasCaller, len(c.Hops())), nil
 }

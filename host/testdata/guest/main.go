@@ -74,7 +74,8 @@ var handlers = []struct {
 }{
 	{"echo", true}, {"spin", true}, {"panic", true}, {"grow", true}, {"kv", true},
 	{"call", true}, {"log", true}, {"list", true}, {"badptr", true}, {"stderr", true},
-	{"exit", true}, {"busy", true}, {"local", false},
+	{"exit", true}, {"busy", true}, {"local", false}, {"alarm", true}, {"cancel", true},
+	{"alarms", true}, {"badalarm", true},
 }
 
 func handle(req, out []byte) []byte {
@@ -144,6 +145,14 @@ func invoke(name string, args, out []byte) []byte {
 		for time.Now().Before(end) {
 		}
 		return append(out, 0x92, 0, 0xc0)
+	case "alarm":
+		return setAlarm(a.bin(), out)
+	case "cancel":
+		return cancelAlarm(a.int(), out)
+	case "alarms":
+		return listAlarms(a.int(), out)
+	case "badalarm":
+		return badAlarmPointers(out)
 	}
 	return appendStr(append(out, 0x92, 2), "no handler "+name)
 }
