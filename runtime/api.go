@@ -56,7 +56,7 @@ func (rt *Runtime) Submit(s Submission) (uint64, error) {
 	if s.Done != nil {
 		msg.replyTo = id
 		rt.pending.put(id, &pending{
-			target: s.To, op: opName(s.Steps), timeout: s.Timeout, done: s.Done,
+			target: s.To, steps: msg.steps, timeout: s.Timeout, done: s.Done,
 		})
 		rt.wheel.add(id, time.Now().Add(s.Timeout))
 	}

@@ -11,7 +11,14 @@ import (
 // deliver become the call's outcome at once.
 func (rt *Runtime) dispatch(from callhost.Address, hops []callhost.Address, served *message,
 	c *outgoing) {
-	msg := &message{
+	// One allocation holds the message and, for a call with a continuation,
+	// its pending entry.
+	mp := &struct {
+		msg message
+		p   pending
+	}{}
+	msg := &mp.msg
+	*msg = message{
 		kind:   msgInvoke,
 		callID: c.id,
 		from:   from,
@@ -24,16 +31,17 @@ func (rt *Runtime) dispatch(from callhost.Address, hops []callhost.Address, serv
 		msg.replyTo = served.replyTo
 	case c.hasCont:
 		msg.replyTo = c.id
-		rt.pending.put(c.id, &pending{
+		mp.p = pending{
 			target:      c.target,
-			op:          opName(c.steps),
+			steps:       c.steps,
 			timeout:     c.timeout,
 			caller:      from,
 			handler:     c.contHandler,
 			args:        c.contArgs,
 			placeholder: c.placeholder,
 			hops:        served.hops,
-		})
+		}
+		rt.pending.put(c.id, &mp.p)
 		rt.wheel.add(c.id, time.Now().Add(c.timeout))
 	}
 	if err := rt.deliver(c.target, msg); err != nil {
@@ -61,7 +69,7 @@ func (rt *Runtime) answer(msg *message, value []byte, err *callhost.Error) {
 		return
 	}
 	if err != nil {
-		rt.log.Warn("call without continuation failed", "call_id", msg.callID,
+		rt.warns.warn("call without continuation failed", "call_id", msg.callID,
 			"from", msg.from.String(), "operation", opName(msg.steps),
 			"code", err.Code.String(), "error", err.Message)
 	}
@@ -128,7 +136,7 @@ func (rt *Runtime) expire(id uint64) {
 		return
 	}
 	err := callhost.Errorf(callhost.CodeTimeout, "call %d to %s.%s timed out after %s",
-		id, p.target, p.op, p.timeout)
+		id, p.target, opName(p.steps), p.timeout)
 	if p.done != nil {
 		p.done(nil, err)
 		return

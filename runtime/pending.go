@@ -12,7 +12,7 @@ import (
 // object, or a callback of a caller outside the runtime.
 type pending struct {
 	target  callhost.Address
-	op      string // first handler of the operation, for messages
+	steps   []byte // the encoded operation, for messages
 	timeout time.Duration
 
 	caller      callhost.Address // object that runs the continuation

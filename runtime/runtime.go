@@ -21,6 +21,7 @@ import (
 type Runtime struct {
 	opts   Options
 	log    *slog.Logger
+	warns  *logLimit // repeated warnings caused by guests and callers
 	store  Store
 	engine *host.Engine
 
@@ -70,6 +71,7 @@ func New(ctx context.Context, opts Options) (*Runtime, error) {
 	rt := &Runtime{
 		opts:    opts,
 		log:     opts.Logger,
+		warns:   newLogLimit(opts.Logger, 100),
 		store:   opts.Store,
 		engine:  engine,
 		classes: make(map[string]*class),

@@ -27,6 +27,12 @@ type turn struct {
 
 	req  []byte
 	prev []byte
+
+	// The encoded form of the hops list last sent to a guest. Messages from
+	// one turn share their hops slice, and a self-call chain carries up to
+	// maxHops entries, so re-encoding them for every request is costly.
+	hopsOf  []callhost.Address
+	hopsEnc []byte
 }
 
 func newTurn(rt *Runtime) *turn { return &turn{rt: rt} }
@@ -53,16 +59,34 @@ func (t *turn) run(inst *host.Instance, o *object, msg *message) {
 	if err == nil {
 		err = t.commit()
 	}
+	if err != nil {
+		t.logFailure(err)
+	}
 	if msg.kind == msgContinuation {
-		if err != nil {
-			t.rt.log.Warn("continuation failed", "object", o.addr, "handler", msg.handler,
-				"call_id", msg.callID, "code", err.Code.String(), "error", err.Message)
-		}
 		return
 	}
 	if err != nil || !t.forwarded {
 		t.rt.answer(msg, value, err)
 	}
+}
+
+// logFailure logs a failed turn. Failures that only the guest's own code
+// explains (guest errors, bad requests) are left to the caller's outcome,
+// except in continuations, whose outcome has no one to go to.
+func (t *turn) logFailure(err *callhost.Error) {
+	switch err.Code {
+	case callhost.CodeGuestTrap, callhost.CodeTurnDeadline, callhost.CodeInternal:
+	default:
+		if t.msg.kind != msgContinuation {
+			return
+		}
+	}
+	handler := t.msg.handler
+	if t.msg.kind == msgInvoke {
+		handler = opName(t.msg.steps)
+	}
+	t.rt.warns.warn("turn failed", "object", t.obj.addr.String(), "handler", handler,
+		"call_id", t.msg.callID, "code", err.Code.String(), "error", err.Message)
 }
 
 // runOperation runs the steps of an operation and returns the last step's
@@ -124,13 +148,13 @@ func (t *turn) runStep(kind int, handler string, args []byte) ([]byte, *callhost
 			"class %q: instance failed earlier in this turn", t.obj.class.name)
 	}
 	t.req = abi.AppendRequest(t.req[:0], &abi.Request{
-		Kind:    kind,
-		Handler: handler,
-		Args:    args,
-		Self:    t.obj.addr,
-		Caller:  t.msg.from,
-		Hops:    t.msg.hops,
-		CallID:  t.msg.callID,
+		Kind:        kind,
+		Handler:     handler,
+		Args:        args,
+		Self:        t.obj.addr,
+		Caller:      t.msg.from,
+		CallID:      t.msg.callID,
+		HopsEncoded: t.encodedHops(t.msg.hops),
 	})
 	resp, err := t.inst.Turn(t.rt.ctx, t.req, t)
 	if err != nil {
@@ -142,6 +166,19 @@ func (t *turn) runStep(kind int, handler string, args []byte) ([]byte, *callhost
 			"%s.%s returned a malformed response: %v", t.obj.class.name, handler, err)
 	}
 	return value, failure
+}
+
+// encodedHops returns hops encoded for a request. Hops slices are never
+// modified once made, so the same backing array and length mean the same
+// list. The cache keeps the array alive, so its address cannot be reused.
+func (t *turn) encodedHops(hops []callhost.Address) []byte {
+	same := len(hops) == len(t.hopsOf) &&
+		(len(hops) == 0 || &hops[0] == &t.hopsOf[0])
+	if !same || t.hopsEnc == nil {
+		t.hopsOf = hops
+		t.hopsEnc = abi.AppendHops(t.hopsEnc[:0], hops)
+	}
+	return t.hopsEnc
 }
 
 func (t *turn) checkHandler(kind int, handler string) *callhost.Error {
@@ -168,6 +205,9 @@ func (t *turn) turnError(handler string, err error) *callhost.Error {
 	case errors.As(err, &trap):
 		return callhost.Errorf(callhost.CodeGuestTrap, "%s on %s trapped: %s",
 			name, t.obj.addr, trap.Message)
+	case t.rt.ctx.Err() != nil:
+		return callhost.Errorf(callhost.CodeUnavailable,
+			"%s on %s stopped: the runtime shut down during the turn", name, t.obj.addr)
 	}
 	return callhost.Errorf(callhost.CodeInternal, "%s on %s: %v", name, t.obj.addr, err)
 }

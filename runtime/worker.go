@@ -1,6 +1,8 @@
 package runtime
 
 import (
+	"fmt"
+
 	"github.com/callhost/callhost"
 )
 
@@ -22,8 +24,11 @@ func (rt *Runtime) work() {
 func (rt *Runtime) runObject(t *turn, o *object) {
 	inst, err := o.class.pool.Get(rt.ctx)
 	if err != nil {
-		rt.failQueued(o, callhost.Errorf(callhost.CodeUnavailable,
-			"class %q has no instance: %v", o.class.name, err))
+		msg := fmt.Sprintf("class %q has no instance: %v", o.class.name, err)
+		if rt.ctx.Err() != nil {
+			msg = "the runtime shut down before the call ran"
+		}
+		rt.failQueued(o, &callhost.Error{Code: callhost.CodeUnavailable, Message: msg})
 		rt.release(o)
 		return
 	}

@@ -14,6 +14,11 @@ type Request struct {
 	Caller  callhost.Address // zero when there is none
 	Hops    []callhost.Address
 	CallID  uint64
+
+	// HopsEncoded, when not nil, is the encoded hops array, appended as is in
+	// place of Hops. The host caches it for the many requests that share one
+	// hops list. DecodeRequest leaves it nil.
+	HopsEncoded []byte
 }
 
 var emptyArray = []byte{0x90}
@@ -34,11 +39,21 @@ func AppendRequest(b []byte, q *Request) []byte {
 	} else {
 		b = AppendAddress(b, q.Caller)
 	}
-	b = msgp.AppendArrayHeader(b, len(q.Hops))
-	for _, h := range q.Hops {
-		b = AppendAddress(b, h)
+	if q.HopsEncoded != nil {
+		b = append(b, q.HopsEncoded...)
+	} else {
+		b = AppendHops(b, q.Hops)
 	}
 	return msgp.AppendUint(b, q.CallID)
+}
+
+// AppendHops appends hops as the array of addresses of a request.
+func AppendHops(b []byte, hops []callhost.Address) []byte {
+	b = msgp.AppendArrayHeader(b, len(hops))
+	for _, h := range hops {
+		b = AppendAddress(b, h)
+	}
+	return b
 }
 
 // DecodeRequest decodes a request into q. q.Args aliases b.

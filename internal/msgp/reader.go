@@ -42,7 +42,30 @@ type TypeError struct {
 }
 
 func (e *TypeError) Error() string {
-	return fmt.Sprintf("msgpack: expected %s, got format byte 0x%02x", e.Want, e.Got)
+	return fmt.Sprintf("msgpack: expected %s, got %s (format byte 0x%02x)",
+		e.Want, typeOf(e.Got), e.Got)
+}
+
+var typeNames = [...]string{
+	TypeInvalid: "an invalid format byte",
+	TypeNil:     "nil",
+	TypeBool:    "a boolean",
+	TypeInt:     "an integer",
+	TypeUint:    "an integer",
+	TypeFloat:   "a float",
+	TypeString:  "a string",
+	TypeBinary:  "binary data",
+	TypeArray:   "an array",
+	TypeMap:     "a map",
+	TypeExt:     "an extension value",
+}
+
+// String returns the name of the family, with an article, for messages.
+func (t Type) String() string {
+	if int(t) < len(typeNames) {
+		return typeNames[t]
+	}
+	return "an unknown type"
 }
 
 // Reader reads values from a byte slice without copying. Slices it returns alias
