@@ -6,6 +6,7 @@ import (
 
 	"github.com/callhost/callhost"
 	"github.com/callhost/callhost/internal/abi"
+	"github.com/callhost/callhost/store"
 )
 
 // Submission is a call from outside the runtime.
@@ -56,15 +57,48 @@ func (rt *Runtime) Submit(s Submission) (uint64, error) {
 	if s.Done != nil {
 		msg.replyTo = id
 		rt.pending.put(id, &pending{
-			target: s.To, steps: msg.steps, timeout: s.Timeout, done: s.Done,
+			id: id, target: s.To, steps: msg.steps, timeout: s.Timeout, done: s.Done,
 		})
 		rt.wheel.add(id, time.Now().Add(s.Timeout))
 	}
-	if err := rt.deliver(s.To, msg); err != nil {
-		rt.pending.take(id)
-		return 0, err
+	if !rt.durable || s.To.Class == callhost.ClassClient {
+		if err := rt.deliver(s.To, msg); err != nil {
+			rt.pending.take(id)
+			return 0, err
+		}
+		return id, nil
 	}
-	return id, nil
+	return id, rt.submitDurable(s.To, msg)
+}
+
+// submitDurable stores msg and delivers it once it is durable. An unknown
+// class is reported at once; other failures become the call's outcome.
+func (rt *Runtime) submitDurable(to callhost.Address, msg *message) error {
+	if rt.class(to.Class) == nil {
+		rt.pending.take(msg.callID)
+		return callhost.Errorf(callhost.CodeNotFound, "class %q not found", to.Class)
+	}
+	msg.to = to
+	msg.seq = rt.nextID.Add(1)
+	b := &store.Batch{Messages: []store.Message{{Seq: msg.seq, To: to, Data: encodeMessage(msg)}}}
+	b.NextID = rt.nextID.Load()
+	rt.active.Add(1)
+	rt.store.Commit(b, func(err error) {
+		defer rt.active.Add(-1)
+		if err != nil {
+			rt.log.Error("call not accepted: storage commit failed", "call_id", msg.callID,
+				"error", err)
+			if msg.replyTo != 0 {
+				rt.complete(msg.replyTo, nil, callhost.Errorf(callhost.CodeInternal,
+					"storage commit failed: %v", err))
+			}
+			return
+		}
+		if err := rt.deliver(to, msg); err != nil {
+			rt.reject(msg, callhost.AsError(err))
+		}
+	})
+	return nil
 }
 
 // CallOption changes one call.

@@ -1,53 +1,10 @@
 package runtime
 
 import (
-	"time"
-
 	"github.com/callhost/callhost"
 	"github.com/callhost/callhost/internal/abi"
+	"github.com/callhost/callhost/store"
 )
-
-// dispatch sends a call committed by a turn of the object from. Failures to
-// deliver become the call's outcome at once.
-func (rt *Runtime) dispatch(from callhost.Address, hops []callhost.Address, served *message,
-	c *outgoing) {
-	// One allocation holds the message and, for a call with a continuation,
-	// its pending entry.
-	mp := &struct {
-		msg message
-		p   pending
-	}{}
-	msg := &mp.msg
-	*msg = message{
-		kind:   msgInvoke,
-		callID: c.id,
-		from:   from,
-		hops:   hops,
-		steps:  c.steps,
-		ext:    c.ext,
-	}
-	switch {
-	case c.forward:
-		msg.replyTo = served.replyTo
-	case c.hasCont:
-		msg.replyTo = c.id
-		mp.p = pending{
-			target:      c.target,
-			steps:       c.steps,
-			timeout:     c.timeout,
-			caller:      from,
-			handler:     c.contHandler,
-			args:        c.contArgs,
-			placeholder: c.placeholder,
-			hops:        served.hops,
-		}
-		rt.pending.put(c.id, &mp.p)
-		rt.wheel.add(c.id, time.Now().Add(c.timeout))
-	}
-	if err := rt.deliver(c.target, msg); err != nil {
-		rt.answer(msg, nil, callhost.AsError(err))
-	}
-}
 
 // deliver queues an invoke for its target object, or hands it to a peer.
 func (rt *Runtime) deliver(to callhost.Address, msg *message) error {
@@ -61,11 +18,12 @@ func (rt *Runtime) deliver(to callhost.Address, msg *message) error {
 	return rt.enqueue(to, c, msg)
 }
 
-// answer delivers the outcome of the call msg served: to whoever waits for it,
-// or to the log for fire-and-forget calls that failed.
-func (rt *Runtime) answer(msg *message, value []byte, err *callhost.Error) {
+// answerNow gives the call msg served its outcome outside a run, for
+// messages that never reach a turn. seq, when not 0, is the stored message
+// that the outcome consumes.
+func (rt *Runtime) answerNow(msg *message, value []byte, err *callhost.Error) {
 	if msg.replyTo != 0 {
-		rt.complete(msg.replyTo, value, err)
+		rt.resolve(msg.replyTo, value, err, msg.seq, true)
 		return
 	}
 	if err != nil {
@@ -73,14 +31,39 @@ func (rt *Runtime) answer(msg *message, value []byte, err *callhost.Error) {
 			"from", msg.from.String(), "operation", opName(msg.steps),
 			"code", err.Code.String(), "error", err.Message)
 	}
+	if msg.seq != 0 {
+		rt.commitAlone(&store.Batch{Consumed: []uint64{msg.seq}}, nil)
+	}
+}
+
+// reject fails a committed invoke that its target did not accept.
+func (rt *Runtime) reject(msg *message, err *callhost.Error) {
+	rt.answerNow(msg, nil, err)
 }
 
 // complete gives call id its outcome if it is still pending, and reports
 // whether it was. value is copied.
 func (rt *Runtime) complete(id uint64, value []byte, err *callhost.Error) bool {
+	return rt.resolve(id, value, err, 0, true)
+}
+
+// resolve delivers the outcome of call id if it is still pending: to the
+// callback of an outside caller, or as a continuation committed to the store
+// and then queued on the calling object. consumed, when not 0, is a stored
+// message removed in the same commit. countLate says whether an outcome for a
+// call that is no longer pending counts as a dropped late result.
+func (rt *Runtime) resolve(id uint64, value []byte, err *callhost.Error, consumed uint64,
+	countLate bool) bool {
+	b := &store.Batch{}
+	if consumed != 0 {
+		b.Consumed = append(b.Consumed, consumed)
+	}
 	p := rt.pending.take(id)
 	if p == nil {
-		rt.late.Add(1)
+		if countLate {
+			rt.late.Add(1)
+		}
+		rt.commitAlone(b, nil)
 		return false
 	}
 	if p.done != nil {
@@ -88,14 +71,53 @@ func (rt *Runtime) complete(id uint64, value []byte, err *callhost.Error) bool {
 			value = append([]byte{}, value...)
 		}
 		p.done(value, err)
+		rt.commitAlone(b, nil)
 		return true
 	}
-	rt.continueWith(id, p, value, err)
+	cont := rt.continuation(id, p, value, err)
+	if p.durable {
+		b.PendingDel = append(b.PendingDel, id)
+	}
+	if cont != nil && rt.durable {
+		cont.seq = rt.nextID.Add(1)
+		b.Messages = append(b.Messages,
+			store.Message{Seq: cont.seq, To: cont.to, Data: encodeMessage(cont)})
+	}
+	rt.commitAlone(b, func() {
+		if cont != nil {
+			rt.enqueueContinuation(cont)
+		}
+	})
 	return true
 }
 
-// continueWith queues the continuation of call id on the calling object.
-func (rt *Runtime) continueWith(id uint64, p *pending, value []byte, err *callhost.Error) {
+// commitAlone commits a batch outside a run and calls then once it is
+// durable. Runtime.active counts it meanwhile so Shutdown waits for it.
+func (rt *Runtime) commitAlone(b *store.Batch, then func()) {
+	if b.Empty() {
+		if then != nil {
+			then()
+		}
+		return
+	}
+	b.NextID = rt.nextID.Load()
+	rt.active.Add(1)
+	rt.store.Commit(b, func(err error) {
+		defer rt.active.Add(-1)
+		if err != nil {
+			rt.log.Error("commit failed", "error", err)
+			return
+		}
+		if then != nil {
+			then()
+		}
+	})
+}
+
+// continuation returns the continuation message of call id for outcome
+// value or err, or nil if its arguments cannot take the outcome.
+func (rt *Runtime) continuation(id uint64, p *pending, value []byte,
+	err *callhost.Error) *message {
 	args := p.args
 	if p.placeholder {
 		var outcome []byte
@@ -109,39 +131,45 @@ func (rt *Runtime) continueWith(id uint64, p *pending, value []byte, err *callho
 			p.args, outcome); ferr != nil {
 			rt.log.Error("continuation dropped: arguments do not decode", "call_id", id,
 				"object", p.caller.String(), "error", ferr)
-			return
+			return nil
 		}
 	}
-	msg := &message{
+	return &message{
 		kind:    msgContinuation,
 		callID:  id,
 		from:    p.target,
 		hops:    p.hops,
 		handler: p.handler,
 		args:    args,
+		to:      p.caller,
 	}
-	c := rt.class(p.caller.Class)
+}
+
+// enqueueContinuation queues a continuation on its object. Continuations are
+// never rejected; one for a class that is not loaded waits until it is.
+func (rt *Runtime) enqueueContinuation(msg *message) {
+	rt.mu.Lock()
+	c := rt.classes[msg.to.Class]
 	if c == nil {
-		rt.log.Warn("continuation dropped: class unloaded", "call_id", id,
-			"object", p.caller.String())
+		rt.parked[msg.to.Class] = append(rt.parked[msg.to.Class], msg)
+		rt.mu.Unlock()
+		rt.log.Warn("continuation waits for its class to load", "call_id", msg.callID,
+			"object", msg.to.String())
 		return
 	}
-	_ = rt.enqueue(p.caller, c, msg) // continuations are never rejected
+	rt.mu.Unlock()
+	_ = rt.enqueue(msg.to, c, msg)
 }
 
 // expire fails call id with a timeout if it is still pending.
 func (rt *Runtime) expire(id uint64) {
-	p := rt.pending.take(id)
+	p := rt.pending.peek(id)
 	if p == nil {
 		return
 	}
 	err := callhost.Errorf(callhost.CodeTimeout, "call %d to %s.%s timed out after %s",
 		id, p.target, opName(p.steps), p.timeout)
-	if p.done != nil {
-		p.done(nil, err)
-		return
-	}
-	rt.continueWith(id, p, nil, err)
+	rt.resolve(id, nil, err, 0, false)
 }
 
 // opName returns the first handler of an encoded operation.

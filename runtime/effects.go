@@ -9,6 +9,7 @@ import (
 	"github.com/callhost/callhost"
 	"github.com/callhost/callhost/internal/abi"
 	"github.com/callhost/callhost/internal/msgp"
+	"github.com/callhost/callhost/store"
 )
 
 // Storage limits of the guest ABI.
@@ -114,6 +115,9 @@ func (t *turn) Get(key []byte) ([]byte, bool, error) {
 	if w, ok := t.writes[string(key)]; ok {
 		return w.Value, !w.Delete, nil
 	}
+	if w, ok := t.effects.writes[string(key)]; ok {
+		return w.Value, !w.Delete, nil
+	}
 	v, ok, err := t.rt.store.Get(t.rt.ctx, t.obj.addr, key)
 	if err != nil {
 		return nil, false, callhost.Errorf(callhost.CodeInternal, "storage get: %v", err)
@@ -145,13 +149,13 @@ func (t *turn) Delete(key []byte) error {
 
 func (t *turn) stage(key, value []byte, del bool) {
 	if t.writes == nil {
-		t.writes = make(map[string]*Write)
+		t.writes = make(map[string]*store.Write)
 	}
 	k := string(key)
 	if value == nil && !del {
 		value = []byte{}
 	}
-	t.writes[k] = &Write{Key: []byte(k), Value: value, Delete: del}
+	t.writes[k] = &store.Write{Key: []byte(k), Value: value, Delete: del}
 }
 
 func checkKey(key []byte) error {
@@ -204,12 +208,20 @@ func (t *turn) List(prefix, start []byte, limit int, dst []byte) ([]byte, error)
 	return dst, nil
 }
 
-func (t *turn) stagedIn(prefix, start []byte) []*Write {
-	var out []*Write
-	for _, w := range t.writes {
+// stagedIn returns the uncommitted writes of the run and then of the turn
+// whose keys have prefix and are >= start. Later entries override earlier ones.
+func (t *turn) stagedIn(prefix, start []byte) []*store.Write {
+	var out []*store.Write
+	match := func(w *store.Write) {
 		if bytes.HasPrefix(w.Key, prefix) && bytes.Compare(w.Key, start) >= 0 {
 			out = append(out, w)
 		}
+	}
+	for _, w := range t.effects.writes {
+		match(w)
+	}
+	for _, w := range t.writes {
+		match(w)
 	}
 	return out
 }

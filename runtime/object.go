@@ -15,6 +15,8 @@ const (
 	msgInvoke messageKind = iota + 1
 	// msgContinuation runs a continuation with its call's outcome.
 	msgContinuation
+	// msgAlarm runs an alarm's handler.
+	msgAlarm
 )
 
 // message is one queued unit of work for an object.
@@ -28,8 +30,12 @@ type message struct {
 	steps []byte // msgInvoke: encoded operation
 	ext   bool   // msgInvoke: the operation holds nested operations or previous results
 
-	handler string // msgContinuation
-	args    []byte // msgContinuation, placeholders already filled
+	handler string // msgContinuation and msgAlarm
+	args    []byte // msgContinuation (placeholders already filled) and msgAlarm
+
+	seq     uint64           // key of the message in a durable store; 0 when not stored
+	to      callhost.Address // target, kept for messages recovered before their class loads
+	attempt int              // msgAlarm: failed attempts so far
 }
 
 // object is an activated object: it exists while it has queued messages.
@@ -71,6 +77,17 @@ func (t *objectTable) shard(a callhost.Address) *objectShard {
 // needed. Invokes are checked against the pending-work limits; continuations
 // always enter because they carry outcomes of calls already accepted.
 func (rt *Runtime) enqueue(addr callhost.Address, c *class, msg *message) error {
+	return rt.enqueueMessage(addr, c, msg, false)
+}
+
+// enqueueRecovered queues a message that was accepted before a restart; the
+// limits do not apply to it.
+func (rt *Runtime) enqueueRecovered(addr callhost.Address, c *class, msg *message) {
+	_ = rt.enqueueMessage(addr, c, msg, true)
+}
+
+func (rt *Runtime) enqueueMessage(addr callhost.Address, c *class, msg *message,
+	force bool) error {
 	sh := rt.objects.shard(addr)
 	sh.mu.Lock()
 	o := sh.m[addr]
@@ -78,7 +95,7 @@ func (rt *Runtime) enqueue(addr callhost.Address, c *class, msg *message) error 
 		o = &object{addr: addr, class: c}
 		sh.m[addr] = o
 	}
-	if msg.kind == msgInvoke {
+	if msg.kind == msgInvoke && !force {
 		if err := rt.admit(o); err != nil {
 			if len(o.queue) == 0 && !o.scheduled {
 				delete(sh.m, addr)
@@ -86,6 +103,11 @@ func (rt *Runtime) enqueue(addr callhost.Address, c *class, msg *message) error 
 			sh.mu.Unlock()
 			return err
 		}
+	}
+	if msg.kind == msgInvoke && force {
+		o.invokes++
+		o.class.queued.Add(1)
+		rt.queued.Add(1)
 	}
 	o.queue = append(o.queue, msg)
 	schedule := !o.scheduled

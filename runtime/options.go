@@ -4,6 +4,8 @@ import (
 	"log/slog"
 	goruntime "runtime"
 	"time"
+
+	"github.com/callhost/callhost/store"
 )
 
 // Defaults for [Options] fields left zero.
@@ -14,6 +16,9 @@ const (
 	DefaultMaxPendingPerClass  = 1 << 21
 	DefaultMaxPendingTotal     = 1 << 22
 	DefaultBatch               = 256
+	DefaultDataDir             = "callhost-data"
+	DefaultAlarmAttempts       = 5
+	DefaultAlarmBackoff        = time.Second
 )
 
 // Options configures a [Runtime]. The zero value is usable: every zero field
@@ -21,8 +26,17 @@ const (
 type Options struct {
 	// Logger receives the runtime's logs. Nil discards them.
 	Logger *slog.Logger
-	// Store keeps object storage. Nil means a new [MemoryStore].
-	Store Store
+	// Store keeps object storage, queued messages, pending calls and alarms.
+	// Nil means a durable bbolt store in DataDir, which the runtime opens
+	// and closes. Pass store.NewMemory() for a runtime that keeps nothing
+	// across restarts.
+	Store store.Store
+	// DataDir is the directory of the default store. Default: callhost-data
+	// in the current directory.
+	DataDir string
+	// Sync is the sync policy of the default store. Default:
+	// store.SyncEveryGroup.
+	Sync store.SyncPolicy
 
 	// Workers is the number of goroutines that run turns. Default: twice
 	// GOMAXPROCS.
@@ -33,6 +47,13 @@ type Options struct {
 	// WarmInstances is the number of instances each class creates when it
 	// loads. Default: 1.
 	WarmInstances int
+
+	// AlarmAttempts is how many times a failing alarm turn runs before the
+	// alarm is reported as failed. Default 5.
+	AlarmAttempts int
+	// AlarmBackoff is the wait before the second attempt of a failed alarm;
+	// it doubles for each later attempt. Default 1 s.
+	AlarmBackoff time.Duration
 
 	// CallTimeout is the deadline of a call that sets none. Default 30 s.
 	CallTimeout time.Duration
@@ -63,8 +84,8 @@ func (o Options) withDefaults() Options {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	if o.Store == nil {
-		o.Store = NewMemoryStore()
+	if o.DataDir == "" {
+		o.DataDir = DefaultDataDir
 	}
 	if o.Workers <= 0 {
 		o.Workers = 2 * procs
@@ -76,6 +97,12 @@ func (o Options) withDefaults() Options {
 		o.WarmInstances = 1
 	}
 	o.WarmInstances = min(o.WarmInstances, o.MaxInstances)
+	if o.AlarmAttempts <= 0 {
+		o.AlarmAttempts = DefaultAlarmAttempts
+	}
+	if o.AlarmBackoff <= 0 {
+		o.AlarmBackoff = DefaultAlarmBackoff
+	}
 	if o.CallTimeout <= 0 {
 		o.CallTimeout = DefaultCallTimeout
 	}

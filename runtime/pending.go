@@ -11,6 +11,7 @@ import (
 // pending is a call whose outcome someone waits for: a continuation of an
 // object, or a callback of a caller outside the runtime.
 type pending struct {
+	id      uint64
 	target  callhost.Address
 	steps   []byte // the encoded operation, for messages
 	timeout time.Duration
@@ -22,6 +23,9 @@ type pending struct {
 	hops        []callhost.Address // hops of the turn that made the call
 
 	done func(value []byte, err *callhost.Error) // set for callers outside the runtime
+
+	deadline time.Time
+	durable  bool // the pending call is kept in the store
 }
 
 // pendingTable maps call ids to pending calls. Taking an entry out is the one
@@ -46,6 +50,15 @@ func (t *pendingTable) put(id uint64, p *pending) {
 	sh.mu.Lock()
 	sh.m[id] = p
 	sh.mu.Unlock()
+}
+
+// peek returns the pending call id without taking it.
+func (t *pendingTable) peek(id uint64) *pending {
+	sh := &t.shards[id%shardCount]
+	sh.mu.Lock()
+	p := sh.m[id]
+	sh.mu.Unlock()
+	return p
 }
 
 func (t *pendingTable) take(id uint64) *pending {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/callhost/callhost"
 	"github.com/callhost/callhost/host"
+	"github.com/callhost/callhost/store"
 )
 
 // Runtime runs objects of the classes loaded into it.
@@ -22,12 +23,17 @@ type Runtime struct {
 	opts   Options
 	log    *slog.Logger
 	warns  *logLimit // repeated warnings caused by guests and callers
-	store  Store
-	engine *host.Engine
+	store    store.Store
+	ownStore bool // the runtime opened the store and closes it
+	durable  bool // the store keeps messages and pending calls
+	engine   *host.Engine
 
 	mu      sync.RWMutex
 	classes map[string]*class
 	peers   map[string]Peer
+	parked  map[string][]*message // recovered messages of classes not loaded yet
+
+	alarms alarmScheduler
 
 	objects objectTable
 	runq    runQueue
@@ -58,6 +64,10 @@ type class struct {
 // it.
 func New(ctx context.Context, opts Options) (*Runtime, error) {
 	opts = opts.withDefaults()
+	st, own, err := openStore(opts)
+	if err != nil {
+		return nil, fmt.Errorf("runtime: %w", err)
+	}
 	engine, err := host.NewEngine(ctx, host.Config{
 		CacheDir:         opts.CacheDir,
 		MemoryLimitPages: opts.MemoryLimitPages,
@@ -66,28 +76,54 @@ func New(ctx context.Context, opts Options) (*Runtime, error) {
 		Logger:           opts.Logger,
 	})
 	if err != nil {
+		if own {
+			st.Close()
+		}
 		return nil, fmt.Errorf("runtime: %w", err)
 	}
 	rt := &Runtime{
-		opts:    opts,
-		log:     opts.Logger,
-		warns:   newLogLimit(opts.Logger, 100),
-		store:   opts.Store,
-		engine:  engine,
-		classes: make(map[string]*class),
-		peers:   make(map[string]Peer),
+		opts:     opts,
+		log:      opts.Logger,
+		warns:    newLogLimit(opts.Logger, 100),
+		store:    st,
+		ownStore: own,
+		durable:  st.Durable(),
+		engine:   engine,
+		classes:  make(map[string]*class),
+		peers:    make(map[string]Peer),
+		parked:   make(map[string][]*message),
 	}
 	rt.objects.init()
 	rt.runq.init()
 	rt.pending.init()
+	rt.alarms.init()
 	rt.ctx, rt.cancel = context.WithCancel(context.Background())
 	rt.wheel = newDeadlineWheel(10*time.Millisecond, rt.expire)
+	if err := rt.recover(ctx); err != nil {
+		rt.cancel()
+		engine.Close(ctx)
+		if own {
+			st.Close()
+		}
+		return nil, fmt.Errorf("runtime: recover: %w", err)
+	}
 	rt.startWorkers()
 	return rt, nil
 }
 
+func openStore(opts Options) (store.Store, bool, error) {
+	if opts.Store != nil {
+		return opts.Store, false, nil
+	}
+	st, err := store.OpenBolt(opts.DataDir, store.BoltOptions{Sync: opts.Sync, Logger: opts.Logger})
+	if err != nil {
+		return nil, false, err
+	}
+	return st, true, nil
+}
+
 func (rt *Runtime) startWorkers() {
-	rt.workers.Add(rt.opts.Workers + 1)
+	rt.workers.Add(rt.opts.Workers + 2)
 	for i := 0; i < rt.opts.Workers; i++ {
 		go func() {
 			defer rt.workers.Done()
@@ -97,6 +133,10 @@ func (rt *Runtime) startWorkers() {
 	go func() {
 		defer rt.workers.Done()
 		rt.wheel.run(rt.ctx)
+	}()
+	go func() {
+		defer rt.workers.Done()
+		rt.alarms.run(rt)
 	}()
 }
 
@@ -136,8 +176,15 @@ func (rt *Runtime) Load(ctx context.Context, name string, wasm []byte) error {
 		_ = pool.Close(ctx)
 		return fmt.Errorf("load class %q: already loaded", name)
 	}
-	rt.classes[name] = &class{name: name, module: mod, pool: pool}
-	rt.log.Info("class loaded", "class", name, "handlers", len(mod.Handlers()))
+	c := &class{name: name, module: mod, pool: pool}
+	rt.classes[name] = c
+	parked := rt.parked[name]
+	delete(rt.parked, name)
+	rt.log.Info("class loaded", "class", name, "handlers", len(mod.Handlers()),
+		"recovered_messages", len(parked))
+	for _, msg := range parked {
+		rt.enqueueRecovered(msg.to, c, msg)
+	}
 	return nil
 }
 
@@ -217,6 +264,9 @@ func (rt *Runtime) stop(ctx context.Context) error {
 		errs = append(errs, c.pool.Close(context.Background()))
 	}
 	errs = append(errs, rt.engine.Close(context.Background()))
+	if rt.ownStore {
+		errs = append(errs, rt.store.Close())
+	}
 	rt.log.Info("runtime stopped")
 	return errors.Join(append([]error{waitErr}, errs...)...)
 }

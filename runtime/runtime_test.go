@@ -10,6 +10,7 @@ import (
 
 	"github.com/callhost/callhost"
 	"github.com/callhost/callhost/internal/guesttest"
+	"github.com/callhost/callhost/store"
 	"go.uber.org/goleak"
 )
 
@@ -34,6 +35,9 @@ func newRuntime(t *testing.T, opts Options) *Runtime {
 	t.Helper()
 	wasm := buildTestGuest(t)
 	opts.CacheDir = cacheDir
+	if opts.Store == nil && opts.DataDir == "" {
+		opts.Store = store.NewMemory()
+	}
 	ctx := context.Background()
 	rt, err := New(ctx, opts)
 	if err != nil {

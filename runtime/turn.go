@@ -7,6 +7,7 @@ import (
 	"github.com/callhost/callhost"
 	"github.com/callhost/callhost/host"
 	"github.com/callhost/callhost/internal/abi"
+	"github.com/callhost/callhost/store"
 )
 
 // maxHops is the longest hops list a turn sees: the origin and the most recent
@@ -20,8 +21,12 @@ type turn struct {
 	obj  *object
 	msg  *message
 
-	writes    map[string]*Write
+	effects   *runEffects // the run the turn belongs to
+
+	writes    map[string]*store.Write
 	calls     []outgoing
+	alarmsAdd []store.Alarm
+	alarmsDel []uint64
 	forwarded bool
 	outHops   []callhost.Address // hops of the calls this turn makes; built on first use
 
@@ -37,36 +42,41 @@ type turn struct {
 
 func newTurn(rt *Runtime) *turn { return &turn{rt: rt} }
 
-func (t *turn) reset(inst *host.Instance, o *object, msg *message) {
-	t.inst, t.obj, t.msg = inst, o, msg
-	clear(t.writes)
+func (t *turn) reset(inst *host.Instance, o *object, msg *message, run *runEffects) {
+	t.inst, t.obj, t.msg, t.effects = inst, o, msg, run
+	t.writes = nil
+	t.alarmsAdd, t.alarmsDel = nil, nil
 	clear(t.calls)
 	t.calls = t.calls[:0]
 	t.forwarded = false
 	t.outHops = nil
 }
 
-// run runs msg on inst as one turn and delivers its outcome.
-func (t *turn) run(inst *host.Instance, o *object, msg *message) {
-	t.reset(inst, o, msg)
+// run runs msg on inst as one turn and adds its effects and outcome to run.
+func (t *turn) run(inst *host.Instance, o *object, msg *message, run *runEffects) {
+	t.reset(inst, o, msg, run)
 	var value []byte
 	var err *callhost.Error
-	if msg.kind == msgInvoke {
+	switch msg.kind {
+	case msgInvoke:
 		value, err = t.runOperation(msg.steps, msg.ext)
-	} else {
+	case msgContinuation:
 		value, err = t.runStep(abi.KindContinuation, msg.handler, msg.args)
+	case msgAlarm:
+		value, err = t.runStep(abi.KindAlarm, msg.handler, msg.args)
 	}
+	run.consume(msg)
 	if err == nil {
-		err = t.commit()
-	}
-	if err != nil {
+		run.addTurn(t)
+	} else {
 		t.logFailure(err)
 	}
-	if msg.kind == msgContinuation {
-		return
-	}
-	if err != nil || !t.forwarded {
-		t.rt.answer(msg, value, err)
+	switch {
+	case msg.kind == msgAlarm && err != nil:
+		t.rt.retryAlarm(run, msg, err)
+	case msg.kind != msgInvoke:
+	case err != nil || !t.forwarded:
+		run.answer(msg, value, err)
 	}
 }
 
@@ -210,24 +220,6 @@ func (t *turn) turnError(handler string, err error) *callhost.Error {
 			"%s on %s stopped: the runtime shut down during the turn", name, t.obj.addr)
 	}
 	return callhost.Errorf(callhost.CodeInternal, "%s on %s: %v", name, t.obj.addr, err)
-}
-
-// commit applies the turn's staged writes, then sends its calls.
-func (t *turn) commit() *callhost.Error {
-	if len(t.writes) > 0 {
-		writes := make([]Write, 0, len(t.writes))
-		for _, w := range t.writes {
-			writes = append(writes, *w)
-		}
-		if err := t.rt.store.Commit(t.rt.ctx, t.obj.addr, writes); err != nil {
-			return callhost.Errorf(callhost.CodeInternal,
-				"commit storage of %s: %v", t.obj.addr, err)
-		}
-	}
-	for i := range t.calls {
-		t.rt.dispatch(t.obj.addr, t.callHops(), t.msg, &t.calls[i])
-	}
-	return nil
 }
 
 // callHops returns the hops of calls made by this turn: the hops that led to

@@ -32,26 +32,26 @@ func (rt *Runtime) runObject(t *turn, o *object) {
 		rt.release(o)
 		return
 	}
+	run := newRun(rt, o)
 	for i := 0; i < DefaultBatch; i++ {
 		msg := rt.pop(o)
 		if msg == nil {
 			break
 		}
-		t.run(inst, o, msg)
-		rt.active.Add(-1)
+		t.run(inst, o, msg, run)
 		if inst.Broken() {
 			break
 		}
 	}
 	o.class.pool.Put(inst)
-	rt.release(o)
+	run.commit(func() { rt.release(o) })
 }
 
 // failQueued fails every queued message of o without running it.
 func (rt *Runtime) failQueued(o *object, err *callhost.Error) {
 	for msg := rt.pop(o); msg != nil; msg = rt.pop(o) {
 		if msg.kind == msgInvoke {
-			rt.answer(msg, nil, err)
+			rt.answerNow(msg, nil, err)
 		} else {
 			rt.log.Warn("continuation dropped", "object", o.addr, "call_id", msg.callID,
 				"handler", msg.handler, "error", err)

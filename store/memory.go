@@ -60,11 +60,13 @@ func (s *Memory) Commit(b *Batch, done func(error)) {
 	for _, w := range b.Writes {
 		s.apply(w)
 	}
-	for _, id := range b.AlarmsDel {
-		delete(s.alarms, id)
-	}
+	// Adds before deletes, as in Bolt: an alarm set and cancelled in one
+	// batch ends up absent.
 	for _, a := range b.AlarmsAdd {
 		s.alarms[a.ID] = a
+	}
+	for _, id := range b.AlarmsDel {
+		delete(s.alarms, id)
 	}
 	s.mu.Unlock()
 	done(nil)

@@ -52,6 +52,40 @@ func init() {
 	guest.Expose1("forwardTo", forwardTo)
 	guest.Expose2("callLocalOf", callLocalOf)
 	guest.Expose1("forgeContinuation", forgeContinuation)
+
+	guest.Expose2("alarmIn", alarmIn)
+	guest.Local1("onAlarm", onAlarm)
+	guest.Local1("flakyAlarm", flakyAlarm)
+	guest.Expose1("cancelAlarm", func(c *guest.Ctx, id int) (bool, error) {
+		return c.CancelAlarm(uint64(id))
+	})
+	guest.Expose0("alarms", func(c *guest.Ctx) (int, error) {
+		as, err := c.Alarms()
+		return len(as), err
+	})
+}
+
+// alarmIn sets an alarm that runs onAlarm(label) after ms milliseconds, or
+// flakyAlarm when label starts with "flaky".
+func alarmIn(c *guest.Ctx, ms int, label string) (int, error) {
+	handler := "onAlarm"
+	if len(label) >= 5 && label[:5] == "flaky" {
+		handler = "flakyAlarm"
+	}
+	id, err := c.SetAlarmAfter(time.Duration(ms)*time.Millisecond, guest.Then(handler, label))
+	return int(id), err
+}
+
+func onAlarm(c *guest.Ctx, label string) (guest.None, error) {
+	if !c.Alarm() {
+		return guest.None{}, errors.New("onAlarm ran outside an alarm")
+	}
+	return guest.None{}, bump(c, "alarm."+label)
+}
+
+// flakyAlarm always fails, so the runtime retries it until it gives up.
+func flakyAlarm(c *guest.Ctx, label string) (guest.None, error) {
+	return guest.None{}, errors.New("flaky alarm failure " + label)
 }
 
 func spin(c *guest.Ctx, ms int) (int, error) {

@@ -1,0 +1,213 @@
+package runtime
+
+import (
+	"time"
+
+	"github.com/callhost/callhost"
+	"github.com/callhost/callhost/store"
+)
+
+// runEffects collects what the turns of one run of an object do. A run is up
+// to DefaultBatch turns of one object on one instance. Its effects go to the
+// store as one batch, and only once the store reports the batch durable does
+// anything become visible to other objects and callers. Until then the object
+// is not scheduled again, so every turn reads the effects of the turns before
+// it: from the run's overlay within the run, from the store after it.
+type runEffects struct {
+	rt    *Runtime
+	obj   *object
+	batch store.Batch
+	ran   int // messages run, counted in Runtime.active until the effects apply
+
+	writes    map[string]*store.Write // latest write of each key in this run
+	alarmsAdd map[uint64]store.Alarm
+	alarmsDel map[uint64]bool
+
+	pendings  []*pending // calls made with a continuation, keyed by their id
+	sends     []*message // invokes to deliver
+	conts     []*message // continuations to queue on their callers
+	callbacks []callback // outcomes for callers outside the runtime
+}
+
+// callback is an outcome for a caller outside the runtime.
+type callback struct {
+	p     *pending
+	value []byte
+	err   *callhost.Error
+}
+
+func newRun(rt *Runtime, o *object) *runEffects {
+	return &runEffects{rt: rt, obj: o}
+}
+
+// empty reports whether the run has nothing to commit or apply.
+func (r *runEffects) empty() bool {
+	return r.batch.Empty() && len(r.sends) == 0 && len(r.conts) == 0 &&
+		len(r.callbacks) == 0 && len(r.pendings) == 0
+}
+
+// consume records that the turn for msg ran, whatever its outcome.
+func (r *runEffects) consume(msg *message) {
+	r.ran++
+	if msg.seq != 0 {
+		r.batch.Consumed = append(r.batch.Consumed, msg.seq)
+	}
+}
+
+// addTurn adds the effects of a turn that succeeded.
+func (r *runEffects) addTurn(t *turn) {
+	for _, w := range t.writes {
+		w.Object = r.obj.addr
+		r.batch.Writes = append(r.batch.Writes, *w)
+		if r.writes == nil {
+			r.writes = make(map[string]*store.Write)
+		}
+		r.writes[string(w.Key)] = w
+	}
+	for i := range t.calls {
+		r.addCall(t, &t.calls[i])
+	}
+	r.addAlarms(t)
+}
+
+// addCall adds a call made by the turn t.
+func (r *runEffects) addCall(t *turn, c *outgoing) {
+	rt := r.rt
+	msg := &message{
+		kind:   msgInvoke,
+		callID: c.id,
+		from:   r.obj.addr,
+		hops:   t.callHops(),
+		steps:  c.steps,
+		ext:    c.ext,
+		to:     c.target,
+	}
+	switch {
+	case c.forward:
+		msg.replyTo = t.msg.replyTo
+	case c.hasCont:
+		msg.replyTo = c.id
+		p := &pending{
+			id:          c.id,
+			target:      c.target,
+			steps:       c.steps,
+			timeout:     c.timeout,
+			caller:      r.obj.addr,
+			handler:     c.contHandler,
+			args:        c.contArgs,
+			placeholder: c.placeholder,
+			hops:        t.msg.hops,
+			deadline:    time.Now().Add(c.timeout),
+			durable:     rt.durable,
+		}
+		r.pendings = append(r.pendings, p)
+		if rt.durable {
+			r.batch.PendingAdd = append(r.batch.PendingAdd,
+				store.Pending{ID: c.id, Data: encodePending(p)})
+		}
+	}
+	if rt.durable && c.target.Class != callhost.ClassClient {
+		r.store(msg)
+	}
+	r.sends = append(r.sends, msg)
+}
+
+// store gives msg a sequence number and adds it to the batch.
+func (r *runEffects) store(msg *message) {
+	msg.seq = r.rt.nextID.Add(1)
+	r.batch.Messages = append(r.batch.Messages,
+		store.Message{Seq: msg.seq, To: msg.to, Data: encodeMessage(msg)})
+}
+
+// answer gives the call msg served its outcome, as part of the run.
+func (r *runEffects) answer(msg *message, value []byte, err *callhost.Error) {
+	rt := r.rt
+	if msg.replyTo == 0 {
+		if err != nil {
+			rt.warns.warn("call without continuation failed", "call_id", msg.callID,
+				"from", msg.from.String(), "operation", opName(msg.steps),
+				"code", err.Code.String(), "error", err.Message)
+		}
+		return
+	}
+	p := rt.pending.take(msg.replyTo)
+	if p == nil {
+		rt.late.Add(1)
+		return
+	}
+	if p.done != nil {
+		if err == nil {
+			value = append([]byte{}, value...)
+		}
+		r.callbacks = append(r.callbacks, callback{p: p, value: value, err: err})
+		return
+	}
+	cont := rt.continuation(msg.replyTo, p, value, err)
+	if p.durable {
+		r.batch.PendingDel = append(r.batch.PendingDel, msg.replyTo)
+	}
+	if cont == nil {
+		return
+	}
+	if rt.durable {
+		r.store(cont)
+	}
+	r.conts = append(r.conts, cont)
+}
+
+// commit sends the batch to the store and applies the effects once it is
+// durable, then calls done.
+func (r *runEffects) commit(done func()) {
+	if r.empty() {
+		r.rt.active.Add(-int64(r.ran))
+		done()
+		return
+	}
+	r.batch.NextID = r.rt.nextID.Load()
+	r.rt.store.Commit(&r.batch, func(err error) {
+		r.apply(err)
+		done()
+	})
+}
+
+// apply makes the effects of a committed run visible.
+func (r *runEffects) apply(err error) {
+	rt := r.rt
+	defer rt.active.Add(-int64(r.ran))
+	if err != nil {
+		r.fail(err)
+		return
+	}
+	for _, p := range r.pendings {
+		rt.pending.put(p.id, p)
+		rt.wheel.add(p.id, p.deadline)
+	}
+	for _, msg := range r.sends {
+		if err := rt.deliver(msg.to, msg); err != nil {
+			rt.reject(msg, callhost.AsError(err))
+		}
+	}
+	for _, msg := range r.conts {
+		rt.enqueueContinuation(msg)
+	}
+	for _, cb := range r.callbacks {
+		cb.p.done(cb.value, cb.err)
+	}
+	rt.fireAlarmsSoon(r)
+}
+
+// fail handles a batch the store could not commit. Nothing of it was applied,
+// so the calls it sent and the continuations it queued do not exist.
+//
+// NOTE: the pending calls this run answered were already taken from the
+// pending table, so their callers get no outcome until a restart recovers
+// them from the store.
+func (r *runEffects) fail(err error) {
+	rt := r.rt
+	rt.log.Error("commit failed: the effects of a run are lost", "object", r.obj.addr.String(),
+		"turns", r.ran, "calls", len(r.sends), "error", err)
+	cerr := callhost.Errorf(callhost.CodeInternal, "storage commit failed: %v", err)
+	for _, cb := range r.callbacks {
+		cb.p.done(nil, cerr)
+	}
+}
