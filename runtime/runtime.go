@@ -20,9 +20,9 @@ import (
 
 // Runtime runs objects of the classes loaded into it.
 type Runtime struct {
-	opts   Options
-	log    *slog.Logger
-	warns  *logLimit // repeated warnings caused by guests and callers
+	opts     Options
+	log      *slog.Logger
+	warns    *logLimit // repeated warnings caused by guests and callers
 	store    store.Store
 	ownStore bool // the runtime opened the store and closes it
 	durable  bool // the store keeps messages and pending calls

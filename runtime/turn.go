@@ -21,7 +21,7 @@ type turn struct {
 	obj  *object
 	msg  *message
 
-	effects   *runEffects // the run the turn belongs to
+	effects *runEffects // the run the turn belongs to
 
 	writes    map[string]*store.Write
 	calls     []outgoing
