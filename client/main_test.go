@@ -12,6 +12,7 @@ import (
 	"github.com/callhost/callhost/internal/guesttest"
 	"github.com/callhost/callhost/runtime"
 	"github.com/callhost/callhost/server"
+	"github.com/callhost/callhost/store"
 	"go.uber.org/goleak"
 )
 
@@ -43,7 +44,7 @@ func newEnv(t *testing.T, opts server.Options) *env {
 	t.Helper()
 	wasm := guesttest.Build(t, "../server/testdata/guest")
 	ctx := context.Background()
-	rt, err := runtime.New(ctx, runtime.Options{CacheDir: cacheDir})
+	rt, err := runtime.New(ctx, runtime.Options{CacheDir: cacheDir, Store: store.NewMemory()})
 	if err != nil {
 		t.Fatal(err)
 	}

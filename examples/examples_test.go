@@ -17,6 +17,7 @@ import (
 	"github.com/callhost/callhost/internal/guesttest"
 	"github.com/callhost/callhost/runtime"
 	"github.com/callhost/callhost/server"
+	"github.com/callhost/callhost/store"
 	"go.uber.org/goleak"
 )
 
@@ -44,7 +45,7 @@ func newRuntime(t *testing.T, class string) *runtime.Runtime {
 	wasm := guesttest.Build(t, class)
 	cache := precompile(t, class, wasm)
 	ctx := context.Background()
-	rt, err := runtime.New(ctx, runtime.Options{CacheDir: cache})
+	rt, err := runtime.New(ctx, runtime.Options{CacheDir: cache, Store: store.NewMemory()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -380,7 +381,8 @@ func TestEmbed(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	out, err := exec.Command(exe, "-module", module, "-id", "e1").CombinedOutput()
+	out, err := exec.Command(exe, "-module", module, "-id", "e1",
+		"-data-dir", t.TempDir()).CombinedOutput()
 	if err != nil {
 		t.Fatalf("embed failed: %v\n%s", err, out)
 	}
@@ -398,7 +400,7 @@ func TestEmbed(t *testing.T) {
 func TestEmbedMissingModule(t *testing.T) {
 	exe := buildEmbed(t)
 	missing := filepath.Join(t.TempDir(), "nosuch.wasm")
-	out, err := exec.Command(exe, "-module", missing).CombinedOutput()
+	out, err := exec.Command(exe, "-module", missing, "-data-dir", t.TempDir()).CombinedOutput()
 	var exit *exec.ExitError
 	if !errors.As(err, &exit) || exit.ExitCode() != 1 {
 		t.Fatalf("embed with a missing module: got %v, want exit status 1\n%s", err, out)

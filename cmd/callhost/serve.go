@@ -16,6 +16,7 @@ import (
 
 	"github.com/callhost/callhost/runtime"
 	"github.com/callhost/callhost/server"
+	"github.com/callhost/callhost/store"
 )
 
 var serveCommand = &command{
@@ -45,6 +46,9 @@ type serveConfig struct {
 	turnTimeout   time.Duration
 	memoryLimitMB int
 	drainTimeout  time.Duration
+	dataDir       string
+	storeKind     string
+	syncPolicy    string
 }
 
 // maxMemoryLimitMB is the largest linear memory of a wasm32 instance, 4 GiB.
@@ -70,6 +74,13 @@ func setupServe(fs *flag.FlagSet) runFunc {
 		"linear memory limit of each instance, in MiB (0: 128 MiB)")
 	fs.DurationVar(&c.drainTimeout, "drain-timeout", 10*time.Second,
 		"time to finish in-flight calls after SIGINT or SIGTERM, as a Go duration")
+	fs.StringVar(&c.dataDir, "data-dir", runtime.DefaultDataDir,
+		"directory of the durable store: object storage, accepted calls, pending calls, alarms")
+	fs.StringVar(&c.storeKind, "store", "bolt",
+		"store kind: bolt (durable, in -data-dir) or memory (lost on exit)")
+	fs.StringVar(&c.syncPolicy, "sync", "group",
+		"when the bolt store flushes to disk: group (every commit group) or a Go duration "+
+			"such as 100ms (at most that much lost on power failure)")
 	return func(env *cmdEnv, args []string) int { return serve(env, &c, args) }
 }
 
@@ -84,6 +95,9 @@ func defaultCacheDir() string {
 }
 
 func (c *serveConfig) check() error {
+	if _, err := c.syncOption(); err != nil {
+		return err
+	}
 	switch {
 	case c.workers < 0:
 		return fmt.Errorf("invalid -workers %d: must not be negative", c.workers)
@@ -96,14 +110,37 @@ func (c *serveConfig) check() error {
 	case c.memoryLimitMB < 0 || c.memoryLimitMB > maxMemoryLimitMB:
 		return fmt.Errorf("invalid -memory-limit-mb %d: use 0 to %d", c.memoryLimitMB,
 			maxMemoryLimitMB)
+	case c.storeKind != "bolt" && c.storeKind != "memory":
+		return fmt.Errorf("invalid -store %q: use bolt or memory", c.storeKind)
 	case c.drainTimeout <= 0:
 		return fmt.Errorf("invalid -drain-timeout %s: must be positive", c.drainTimeout)
 	}
 	return nil
 }
 
+// syncOption parses -sync.
+func (c *serveConfig) syncOption() (store.SyncPolicy, error) {
+	if c.syncPolicy == "group" {
+		return store.SyncEveryGroup, nil
+	}
+	d, err := time.ParseDuration(c.syncPolicy)
+	if err != nil || d <= 0 {
+		return store.SyncEveryGroup, fmt.Errorf(
+			"invalid -sync %q: use group or a positive Go duration such as 100ms", c.syncPolicy)
+	}
+	return store.SyncInterval(d), nil
+}
+
 func (c *serveConfig) runtimeOptions(log *slog.Logger) runtime.Options {
+	sync, _ := c.syncOption() // checked by check
+	var st store.Store
+	if c.storeKind == "memory" {
+		st = store.NewMemory()
+	}
 	return runtime.Options{
+		Store:            st,
+		DataDir:          c.dataDir,
+		Sync:             sync,
 		Logger:           log,
 		Workers:          c.workers,
 		MaxInstances:     c.maxInstances,

@@ -48,6 +48,8 @@ func run(ctx context.Context, args []string, stdout io.Writer) (err error) {
 	module := fs.String("module", "./modules/counter.wasm",
 		"path of the counter guest module; the file name without .wasm is the class name")
 	id := fs.String("id", "c1", "id of the counter object to call")
+	dataDir := fs.String("data-dir", runtime.DefaultDataDir,
+		"directory of the durable store that keeps object storage and pending calls")
 	cache := fs.String("cache", "",
 		"directory that keeps compiled modules, so later runs start faster; empty disables it")
 	if err := fs.Parse(args); err != nil {
@@ -59,7 +61,11 @@ func run(ctx context.Context, args []string, stdout io.Writer) (err error) {
 	if err != nil {
 		return fmt.Errorf("read guest module: %w", err)
 	}
-	rt, err := runtime.New(ctx, runtime.Options{Logger: log, CacheDir: *cache})
+	rt, err := runtime.New(ctx, runtime.Options{
+		Logger:   log,
+		CacheDir: *cache,
+		DataDir:  *dataDir,
+	})
 	if err != nil {
 		return err
 	}

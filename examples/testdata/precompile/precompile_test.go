@@ -29,6 +29,7 @@ import (
 	"testing"
 
 	"github.com/callhost/callhost/runtime"
+	"github.com/callhost/callhost/store"
 )
 
 var cacheDir = flag.String("cache", "", "compilation cache directory to fill (required)")
@@ -52,7 +53,7 @@ func TestMain(m *testing.M) {
 // examples test does.
 func precompile(cache string, paths []string) (err error) {
 	ctx := context.Background()
-	rt, err := runtime.New(ctx, runtime.Options{CacheDir: cache})
+	rt, err := runtime.New(ctx, runtime.Options{CacheDir: cache, Store: store.NewMemory()})
 	if err != nil {
 		return err
 	}
