@@ -23,6 +23,11 @@ type conn struct {
 	out  chan []byte   // outgoing frames; a nil frame closes the connection with 1001
 	stop chan struct{} // closed when the reader has stopped; stops the writer
 	buf  bytes.Buffer  // the frame being read
+	// queued is the size in bytes of the frames in out and of the frame
+	// being written. Enqueuers add to it while holding mu, and the writer
+	// subtracts once a write returns, so a check under mu never
+	// undercounts.
+	queued atomic.Int64
 
 	mu        sync.Mutex
 	ws        *websocket.Conn // nil until the upgrade completes
@@ -49,11 +54,13 @@ func newConn(s *Server, id string) *conn {
 	}
 	// The welcome frame goes first, before any invoke that arrives once the
 	// peer is attached.
-	c.out <- protocol.AppendWelcome(nil, &protocol.Welcome{
+	welcome := protocol.AppendWelcome(nil, &protocol.Welcome{
 		ClientID:     id,
 		Version:      protocol.Version,
 		MaxFrameSize: uint64(s.opts.MaxFrameSize),
 	})
+	c.queued.Store(int64(len(welcome)))
+	c.out <- welcome
 	return c
 }
 

@@ -21,8 +21,9 @@
 // that address as their caller.
 //
 // One reader goroutine and one writer goroutine serve each connection. The
-// writer drains a bounded queue of outgoing frames; a client that reads so
-// slowly that the queue fills is disconnected with close status 1008
-// (policy violation), so a slow client never makes the server buffer
-// without bound.
+// writer drains a queue of outgoing frames that is bounded both in frames
+// ([Options.WriteQueue]) and in bytes ([Options.MaxQueuedBytes]). A client
+// that reads so slowly that a frame would pass either bound is disconnected
+// with close status 1008 (policy violation), so a slow client never makes
+// the server buffer without bound.
 package server

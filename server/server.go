@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/callhost/callhost/internal/protocol"
@@ -29,6 +30,13 @@ type Options struct {
 	// A client that lets it fill is disconnected with close status 1008.
 	// Default: twice MaxInFlight.
 	WriteQueue int
+	// MaxQueuedBytes caps the encoded size of the outgoing frames queued
+	// per connection, the frame being written included. A frame that would
+	// raise the total above it disconnects the client with close status
+	// 1008, as a full WriteQueue does. Values below MaxFrameSize are raised
+	// to MaxFrameSize, so one frame of the max size always fits.
+	// Default: DefaultMaxQueuedBytes.
+	MaxQueuedBytes int
 	// CallTimeout is the deadline of a call whose frame sets timeout_ms 0.
 	// Default: the runtime's call timeout.
 	CallTimeout time.Duration
@@ -38,6 +46,9 @@ type Options struct {
 // ReadLimitFactor times MaxFrameSize are read and discarded with a too_large
 // error, and larger ones end the connection.
 const ReadLimitFactor = 4
+
+// DefaultMaxQueuedBytes is the default of Options.MaxQueuedBytes, 16 MiB.
+const DefaultMaxQueuedBytes = 16 << 20
 
 func (o Options) withDefaults() Options {
 	if o.Logger == nil {
@@ -52,6 +63,10 @@ func (o Options) withDefaults() Options {
 	if o.WriteQueue <= 0 {
 		o.WriteQueue = 2 * o.MaxInFlight
 	}
+	if o.MaxQueuedBytes <= 0 {
+		o.MaxQueuedBytes = DefaultMaxQueuedBytes
+	}
+	o.MaxQueuedBytes = max(o.MaxQueuedBytes, o.MaxFrameSize)
 	return o
 }
 
@@ -67,6 +82,45 @@ type Server struct {
 	conns    map[*conn]struct{}
 	draining bool
 	active   sync.WaitGroup // one count per connection being served
+
+	peakQueued  atomic.Int64 // see Stats.PeakQueuedBytes
+	slowReaders atomic.Int64 // see Stats.SlowReaders
+}
+
+// Stats holds counters of a [Server].
+type Stats struct {
+	Connections int   // connections being served
+	QueuedBytes int64 // bytes of outgoing frames queued on all connections
+	// PeakQueuedBytes is the largest number of bytes that one connection has
+	// had queued at once since New. It never exceeds Options.MaxQueuedBytes.
+	PeakQueuedBytes int64
+	// SlowReaders counts the connections closed with status 1008 because
+	// their write queue reached its frame or byte limit.
+	SlowReaders int64
+}
+
+// Stats returns the server's counters.
+func (s *Server) Stats() Stats {
+	s.mu.Lock()
+	st := Stats{Connections: len(s.conns)}
+	for c := range s.conns {
+		st.QueuedBytes += c.queued.Load()
+	}
+	s.mu.Unlock()
+	st.PeakQueuedBytes = s.peakQueued.Load()
+	st.SlowReaders = s.slowReaders.Load()
+	return st
+}
+
+// recordQueued raises PeakQueuedBytes to n, the bytes now queued on one
+// connection, if n is larger.
+func (s *Server) recordQueued(n int64) {
+	for {
+		peak := s.peakQueued.Load()
+		if n <= peak || s.peakQueued.CompareAndSwap(peak, n) {
+			return
+		}
+	}
 }
 
 // New returns a server for rt. The caller keeps ownership of rt and shuts it

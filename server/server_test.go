@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -382,8 +383,12 @@ func TestSlowReaderDisconnected(t *testing.T) {
 	for {
 		_, _, err := c.ws.Read(ctx)
 		if err != nil {
-			if status := websocket.CloseStatus(err); status != websocket.StatusPolicyViolation {
-				t.Fatalf("read error %v (status %d), want close status 1008", err, status)
+			var ce websocket.CloseError
+			if !errors.As(err, &ce) || ce.Code != websocket.StatusPolicyViolation {
+				t.Fatalf("read error %v, want close status 1008", err)
+			}
+			if want := "write queue full (8 frames)"; !strings.Contains(ce.Reason, want) {
+				t.Fatalf("close reason %q does not contain %q", ce.Reason, want)
 			}
 			break
 		}
@@ -393,6 +398,55 @@ func TestSlowReaderDisconnected(t *testing.T) {
 		t.Fatalf("received all %d results; want the connection closed before", received)
 	}
 	t.Logf("received %d of %d results before close status 1008", received, calls)
+}
+
+// TestSlowReaderByteBudget has a client that reads nothing request results
+// far larger in total than the byte budget of its write queue, but too few
+// to reach the frame limit. The server must close the connection with
+// status 1008 without ever queuing more bytes than the budget.
+func TestSlowReaderByteBudget(t *testing.T) {
+	const frameSize, budget = 256 << 10, 1 << 20
+	e := newEnv(t, server.Options{MaxFrameSize: frameSize, MaxQueuedBytes: budget})
+	c := dialRaw(t, e.url)
+	// 300 results of 200 KiB, about 60 MiB, exceed the budget plus the
+	// loopback socket buffers, which Linux sizes at a few MiB by default.
+	const calls, size = 300, 200 << 10
+	for i := uint64(1); i <= calls; i++ {
+		c.call(i, "a", callhost.Op("blob", size), 0)
+	}
+	waitFor(t, "the server to close the slow reader", func() bool {
+		return e.srv.Stats().SlowReaders == 1
+	})
+
+	// The client reads at once, within the 5 s that the server waits to
+	// send its close frame.
+
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	received := 0
+	var err error
+	for err == nil {
+		if _, _, err = c.ws.Read(ctx); err == nil {
+			received++
+		}
+	}
+	var ce websocket.CloseError
+	if !errors.As(err, &ce) || ce.Code != websocket.StatusPolicyViolation {
+		t.Fatalf("read error %v, want close status 1008", err)
+	}
+	if want := fmt.Sprintf("max %d): client reads too slowly", budget); !strings.Contains(ce.Reason, want) {
+		t.Fatalf("close reason %q does not contain %q", ce.Reason, want)
+	}
+	if received >= calls {
+		t.Fatalf("received all %d results; want the connection closed before", received)
+	}
+	// The frame that did not fit would have raised the queue above the
+	// budget, so the queue held more than the budget less one frame.
+	peak := e.srv.Stats().PeakQueuedBytes
+	if peak > budget || peak <= budget-frameSize {
+		t.Fatalf("peak queued bytes %d, want in (%d, %d]", peak, budget-frameSize, budget)
+	}
+	t.Logf("received %d of %d results; peak queue %d bytes", received, calls, peak)
 }
 
 func TestHealthAndDrain(t *testing.T) {

@@ -10,22 +10,47 @@ import (
 )
 
 // enqueueLocked queues a frame for the writer without blocking. When the
-// queue is full, the client reads too slowly: the connection is closed with
-// status 1008 and the frame is dropped. The caller holds c.mu.
+// queue holds Options.WriteQueue frames already, or the frame would raise
+// its size above Options.MaxQueuedBytes, the client reads too slowly, so the
+// connection is closed with status 1008 and the frame is dropped. The
+// caller holds c.mu.
 func (c *conn) enqueueLocked(frame []byte) bool {
 	if c.closing {
 		return false
 	}
+	size := int64(len(frame))
+	queued := c.queued.Load()
+	if limit := int64(c.srv.opts.MaxQueuedBytes); queued+size > limit {
+		c.closeSlowReaderLocked(queued, size, fmt.Sprintf(
+			"write queue full (%d bytes, max %d): client reads too slowly", queued, limit))
+		return false
+	}
+	c.queued.Add(size)
 	select {
 	case c.out <- frame:
+		c.srv.recordQueued(queued + size)
 		return true
 	default:
+		c.queued.Add(-size)
 	}
-	c.log.Warn("client reads too slowly; closing the connection",
-		"write_queue", cap(c.out))
-	c.closeLocked(websocket.StatusPolicyViolation,
-		fmt.Sprintf("write queue full (%d frames): client reads too slowly", cap(c.out)))
+	c.closeSlowReaderLocked(queued, size, fmt.Sprintf(
+		"write queue full (%d frames): client reads too slowly", cap(c.out)))
 	return false
+}
+
+// closeSlowReaderLocked closes the connection with status 1008 and reason,
+// which names the limit that the write queue reached before a frame of size
+// bytes. The caller holds c.mu.
+//
+// NOTE: Close in coder/websocket v1.8.15 waits at most 5 s to write the
+// close frame and then drops the TCP connection. A client that reads
+// nothing for longer, while the writer is blocked on a frame, never
+// receives the 1008 status.
+func (c *conn) closeSlowReaderLocked(queued, size int64, reason string) {
+	c.log.Warn("client reads too slowly; closing the connection", "reason", reason,
+		"queued_frames", len(c.out), "queued_bytes", queued, "frame_bytes", size)
+	c.srv.slowReaders.Add(1)
+	c.closeLocked(websocket.StatusPolicyViolation, reason)
 }
 
 // sendResult queues a result frame. A result larger than the frame limit is
@@ -63,7 +88,9 @@ func (c *conn) writeLoop() {
 			if c.killed.Load() {
 				return
 			}
-			if err := c.ws.Write(ctx, websocket.MessageBinary, frame); err != nil {
+			err := c.ws.Write(ctx, websocket.MessageBinary, frame)
+			c.queued.Add(-int64(len(frame)))
+			if err != nil {
 				c.log.Info("write failed; closing the connection", "error", err)
 				_ = c.ws.CloseNow()
 				return
