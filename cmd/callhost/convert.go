@@ -5,70 +5,135 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"math"
 	"strconv"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/callhost/callhost"
 	"github.com/vmihailenco/msgpack/v5"
 )
 
-// parseJSONArgs decodes a JSON array of arguments. Numbers become int64
-// when they are whole and fit, uint64 when they are whole and larger, and
-// float64 otherwise.
+// parseJSONArgs decodes a JSON array of arguments. Whole numbers become
+// int64, or uint64 when they are too large for int64, and other numbers
+// become float64. A whole number outside both integer ranges is an error.
 func parseJSONArgs(s string) ([]any, error) {
-	dec := json.NewDecoder(bytes.NewReader([]byte(s)))
+	dec := json.NewDecoder(strings.NewReader(s))
 	dec.UseNumber()
 	var v any
 	if err := dec.Decode(&v); err != nil {
-		return nil, fmt.Errorf("invalid JSON arguments %q: %v", s, err)
+		return nil, fmt.Errorf("invalid JSON arguments %s: %v", quoteArgs(s), err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return nil, fmt.Errorf("invalid JSON arguments %q: data after the array", s)
+		return nil, fmt.Errorf("invalid JSON arguments %s: data after the array", quoteArgs(s))
 	}
 	args, ok := v.([]any)
 	if !ok {
-		return nil, fmt.Errorf("invalid JSON arguments %q: want an array such as [1, \"a\"]", s)
+		return nil, fmt.Errorf("invalid JSON arguments %s: want an array such as [1, \"a\"]",
+			quoteArgs(s))
 	}
 	for i, a := range args {
-		args[i] = fromJSON(a)
+		converted, err := fromJSON(a)
+		if err != nil {
+			return nil, fmt.Errorf("invalid JSON arguments: %v", err)
+		}
+		args[i] = converted
 	}
 	return args, nil
 }
 
+// maxQuotedArgs is the number of bytes of the JSON arguments that an error
+// message quotes. Arguments read from stdin may be megabytes long.
+const maxQuotedArgs = 64
+
+// quoteArgs quotes s for an error message, cut to maxQuotedArgs bytes.
+func quoteArgs(s string) string {
+	if len(s) <= maxQuotedArgs {
+		return strconv.Quote(s)
+	}
+	n := maxQuotedArgs
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return fmt.Sprintf("%q... (%d bytes)", s[:n], len(s))
+}
+
 // fromJSON replaces the json.Number values in v with Go numbers.
-func fromJSON(v any) any {
+func fromJSON(v any) (any, error) {
+	var err error
 	switch v := v.(type) {
 	case json.Number:
 		return jsonNumber(v)
 	case []any:
 		for i, e := range v {
-			v[i] = fromJSON(e)
+			if v[i], err = fromJSON(e); err != nil {
+				return nil, err
+			}
 		}
 	case map[string]any:
 		for k, e := range v {
-			v[k] = fromJSON(e)
+			if v[k], err = fromJSON(e); err != nil {
+				return nil, err
+			}
 		}
 	}
-	return v
+	return v, nil
 }
 
-func jsonNumber(n json.Number) any {
-	if i, err := n.Int64(); err == nil {
-		return i
+// jsonNumber converts a JSON number that the decoder accepted to int64 or
+// uint64 when it is whole and to float64 otherwise. It decides from the
+// decimal digits, not from a float64, whether the number is whole, so
+// 1.0000000000000000001 becomes the float64 1 and 1e19 a uint64.
+func jsonNumber(n json.Number) (any, error) {
+	s := n.String()
+	neg, digits, exp := splitDecimal(s)
+	if digits == "" {
+		return int64(0), nil
 	}
-	if u, err := strconv.ParseUint(n.String(), 10, 64); err == nil {
-		return u
+	if exp < 0 {
+		f, err := strconv.ParseFloat(s, 64)
+		if err != nil {
+			return nil, fmt.Errorf("number %s is outside the float64 range", s)
+		}
+		return f, nil
 	}
-	f, err := n.Float64()
-	if err != nil {
-		// The decoder accepted the number, so only its size can fail; keep
-		// the text.
-		return n.String()
+	// uint64 values have at most 20 digits.
+	if int64(len(digits))+exp <= 20 {
+		text := digits + strings.Repeat("0", int(exp))
+		if neg {
+			text = "-" + text
+		}
+		if i, err := strconv.ParseInt(text, 10, 64); err == nil {
+			return i, nil
+		}
+		if u, err := strconv.ParseUint(text, 10, 64); err == nil {
+			return u, nil
+		}
 	}
-	if f == math.Trunc(f) && f >= math.MinInt64 && f < math.MaxInt64 {
-		return int64(f)
+	return nil, fmt.Errorf("number %s is whole but outside the int64 and uint64 ranges, "+
+		"so it cannot become an integer", s)
+}
+
+// splitDecimal splits the text of a valid JSON number into its sign and
+// the value digits × 10^exp, where digits has no leading or trailing zeros.
+// Zero has empty digits and exp 0.
+func splitDecimal(s string) (neg bool, digits string, exp int64) {
+	if neg = strings.HasPrefix(s, "-"); neg {
+		s = s[1:]
 	}
-	return f
+	mantissa, expText, _ := strings.Cut(strings.ToLower(s), "e")
+	if expText != "" {
+		// An exponent beyond the int32 range comes back as the bound of its
+		// sign, which is still far past any value that jsonNumber accepts.
+		exp, _ = strconv.ParseInt(expText, 10, 32)
+	}
+	whole, fraction, _ := strings.Cut(mantissa, ".")
+	digits = strings.TrimLeft(whole+fraction, "0")
+	exp -= int64(len(fraction))
+	trimmed := strings.TrimRight(digits, "0")
+	if trimmed == "" {
+		return neg, "", 0
+	}
+	return neg, trimmed, exp + int64(len(digits)-len(trimmed))
 }
 
 // decodeResult decodes an encoded result into values that encoding/json can

@@ -34,9 +34,10 @@ type command struct {
 // code.
 type runFunc func(env *cmdEnv, args []string) int
 
-// cmdEnv is the output and the logger of a running command.
+// cmdEnv is the input, the output and the logger of a running command.
 type cmdEnv struct {
 	name   string
+	stdin  io.Reader
 	stdout io.Writer
 	stderr io.Writer
 	log    *slog.Logger
@@ -56,10 +57,10 @@ func init() {
 }
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 
-func run(args []string, stdout, stderr io.Writer) int {
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		printUsage(stderr)
 		return exitUsage
@@ -74,11 +75,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "callhost: unknown command %q\nRun 'callhost help' for usage.\n", name)
 		return exitUsage
 	}
-	return cmd.execute(args[1:], stdout, stderr)
+	return cmd.execute(args[1:], stdin, stdout, stderr)
 }
 
 // execute parses the command's flags and runs it.
-func (c *command) execute(args []string, stdout, stderr io.Writer) int {
+func (c *command) execute(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs, level := c.flagSet(stderr)
 	runCmd := c.setup(fs)
 	if err := fs.Parse(args); err != nil {
@@ -87,7 +88,7 @@ func (c *command) execute(args []string, stdout, stderr io.Writer) int {
 		}
 		return exitUsage
 	}
-	env := &cmdEnv{name: c.name, stdout: stdout, stderr: stderr}
+	env := &cmdEnv{name: c.name, stdin: stdin, stdout: stdout, stderr: stderr}
 	log, err := newLogger(stderr, *level)
 	if err != nil {
 		return env.usageError("%v", err)

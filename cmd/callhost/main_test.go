@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -93,7 +94,7 @@ var startedLine = regexp.MustCompile(`msg="server started" addr=(\S+)`)
 func startServer(t *testing.T, extra ...string) *serverProc {
 	t.Helper()
 	args := append([]string{"serve", "-addr", "127.0.0.1:0", "-modules", modulesDir,
-		"-cache-dir", cacheDir}, extra...)
+		"-cache-dir", cacheDir, "-data-dir", t.TempDir()}, extra...)
 	p := &serverProc{cmd: exec.Command(binary, args...), exited: make(chan struct{})}
 	pipe, err := p.cmd.StderrPipe()
 	if err != nil {
@@ -169,7 +170,14 @@ func (p *serverProc) wait(t *testing.T) int {
 // runCLI runs the command and returns its stdout, stderr and exit code.
 func runCLI(t *testing.T, args ...string) (string, string, int) {
 	t.Helper()
+	return runCLIWithStdin(t, "", args...)
+}
+
+// runCLIWithStdin runs the command with stdin as its standard input.
+func runCLIWithStdin(t *testing.T, stdin string, args ...string) (string, string, int) {
+	t.Helper()
 	cmd := exec.Command(binary, args...)
+	cmd.Stdin = strings.NewReader(stdin)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
@@ -196,6 +204,8 @@ func TestCallPrintsJSON(t *testing.T) {
 		{"whole float", []string{"svc/a", "echo", `[3.0]`}, `3`},
 		{"big uint", []string{"svc/a", "echo", `[18446744073709551615]`},
 			`18446744073709551615`},
+		{"big uint with exponent", []string{"svc/a", "echo", `[1e19]`},
+			`10000000000000000000`},
 		{"bytes as base64", []string{"svc/a", "blob", `[3]`}, `"AAAA"`},
 		{"no result", []string{"svc/a", "echo", `[null]`}, `null`},
 	}
@@ -233,6 +243,21 @@ func TestCallErrors(t *testing.T) {
 			"invalid JSON arguments"},
 		{"JSON not an array", []string{"-addr", ws, "svc/a", "echo", `{"a":1}`}, 2,
 			"want an array"},
+		{"number above uint64", []string{"-addr", ws, "svc/a", "echo",
+			`[99999999999999999999]`}, 2,
+			"number 99999999999999999999 is whole but outside the int64 and uint64 ranges"},
+		{"number below int64", []string{"-addr", ws, "svc/a", "echo",
+			`[{"n":-9223372036854775809}]`}, 2, "number -9223372036854775809 is whole"},
+		{"addr without port", []string{"-addr", "127.0.0.1", "svc/a", "echo"}, 2,
+			`invalid -addr "127.0.0.1": missing port in address. Use HOST:PORT`},
+		{"addr with bad port", []string{"-addr", "127.0.0.1:http", "svc/a", "echo"}, 2,
+			`invalid -addr "127.0.0.1:http": port "http" is not a number`},
+		{"addr with http scheme", []string{"-addr", "http://127.0.0.1:1/ws", "svc/a", "echo"},
+			2, `scheme "http" is not ws or wss`},
+		{"addr URL without host", []string{"-addr", "ws:///ws", "svc/a", "echo"}, 2,
+			`invalid -addr "ws:///ws": missing host`},
+		{"addr URL that does not parse", []string{"-addr", "ws://127.0.0.1:1/%zz", "svc/a",
+			"echo"}, 2, `invalid -addr "ws://127.0.0.1:1/%zz": invalid URL escape`},
 		{"unknown flag", []string{"-bogus", "svc/a", "echo"}, 2, "flag provided but not defined"},
 	}
 	for _, tc := range cases {
@@ -251,6 +276,42 @@ func TestCallErrors(t *testing.T) {
 	}
 }
 
+func TestCallAddrHostPort(t *testing.T) {
+	p := startServer(t)
+	stdout, stderr, code := runCLI(t, "call", "-addr", p.addr, "svc/a", "echo", "[7]")
+	if code != 0 {
+		t.Fatalf("exit %d, stderr %q", code, stderr)
+	}
+	if got := strings.TrimSpace(stdout); got != "7" {
+		t.Fatalf("stdout %q, want 7", got)
+	}
+}
+
+// TestCallArgsFromStdin passes an argument larger than the 128 KiB that
+// Linux allows for one command-line argument (MAX_ARG_STRLEN), so only
+// stdin can carry it.
+func TestCallArgsFromStdin(t *testing.T) {
+	p := startServer(t)
+	text := strings.Repeat("x", 300<<10)
+	stdout, stderr, code := runCLIWithStdin(t, `["`+text+`"]`,
+		"call", "-addr", p.addr, "svc/a", "echo", "-")
+	if code != 0 {
+		t.Fatalf("exit %d, stderr %q", code, stderr)
+	}
+	if got := strings.TrimSpace(stdout); got != `"`+text+`"` {
+		t.Fatalf("stdout has %d bytes, want the %d-byte argument as a JSON string",
+			len(got), len(text)+2)
+	}
+
+	_, stderr, code = runCLIWithStdin(t, `["`+text, "call", "-addr", p.addr, "svc/a", "echo", "-")
+	if code != 2 {
+		t.Fatalf("invalid JSON on stdin: exit %d, want 2; stderr %q", code, stderr)
+	}
+	if want := fmt.Sprintf(`... (%d bytes): unexpected EOF`, len(text)+2); !strings.Contains(stderr, want) {
+		t.Fatalf("stderr %q does not contain %q", stderr, want)
+	}
+}
+
 func TestHelp(t *testing.T) {
 	stdout, _, code := runCLI(t, "help")
 	if code != 0 || !strings.Contains(stdout, "serve") || !strings.Contains(stdout, "call") {
@@ -264,6 +325,11 @@ func TestHelp(t *testing.T) {
 	stdout, _, code = runCLI(t, "help", "call")
 	if code != 0 || !strings.Contains(stdout, "-timeout duration") {
 		t.Fatalf("help call: exit %d, stdout %q", code, stdout)
+	}
+	for _, want := range []string{"HOST:PORT for ws://HOST:PORT/ws", "A JSON_ARGS of - reads"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("help call does not contain %q:\n%s", want, stdout)
+		}
 	}
 	if _, _, code := runCLI(t, "frobnicate"); code != 2 {
 		t.Fatalf("unknown command: exit %d, want 2", code)
@@ -292,7 +358,7 @@ func TestServeRejectsBadFlags(t *testing.T) {
 		t.Fatalf("exit %d, stderr %q", code, stderr)
 	}
 	_, stderr, code = runCLI(t, "serve", "-modules", filepath.Join(t.TempDir(), "none"),
-		"-addr", "127.0.0.1:0")
+		"-addr", "127.0.0.1:0", "-data-dir", t.TempDir())
 	if code != 1 || !strings.Contains(stderr, "modules directory") {
 		t.Fatalf("exit %d, stderr %q", code, stderr)
 	}
@@ -433,6 +499,105 @@ func TestParseJSONArgs(t *testing.T) {
 		if _, err := parseJSONArgs(bad); err == nil {
 			t.Errorf("parseJSONArgs(%q) succeeded", bad)
 		}
+	}
+}
+
+func TestJSONNumbers(t *testing.T) {
+	cases := []struct {
+		text string
+		want any
+	}{
+		{"0", int64(0)},
+		{"-0.0", int64(0)},
+		{"0e99999999999", int64(0)},
+		{"12.5e1", int64(125)},
+		{"1E2", int64(100)},
+		{"-9223372036854775808", int64(-9223372036854775808)},
+		{"9223372036854775808", uint64(9223372036854775808)},
+		{"1.8446744073709551615e19", uint64(18446744073709551615)},
+		{"1e19", uint64(10000000000000000000)},
+		{"2.5", 2.5},
+		{"-1.5e-3", -0.0015},
+		// Whole as a float64, but not as a decimal.
+		{"1.0000000000000000001", 1.0},
+		{"1e-400", 0.0},
+	}
+	for _, tc := range cases {
+		got, err := jsonNumber(json.Number(tc.text))
+		if err != nil {
+			t.Errorf("jsonNumber(%s): %v", tc.text, err)
+			continue
+		}
+		if got != tc.want {
+			t.Errorf("jsonNumber(%s) = %#v, want %#v", tc.text, got, tc.want)
+		}
+	}
+}
+
+func TestJSONNumbersOutOfRange(t *testing.T) {
+	for _, text := range []string{
+		"99999999999999999999",
+		"18446744073709551616",
+		"-9223372036854775809",
+		"1e20",
+		"1.5e300",
+		"1e400",
+		"1e99999999999",
+		"1" + strings.Repeat("0", 400) + ".5",
+	} {
+		got, err := jsonNumber(json.Number(text))
+		if err == nil {
+			t.Errorf("jsonNumber(%.30s) = %#v, want an error", text, got)
+			continue
+		}
+		if !strings.Contains(err.Error(), "number "+text+" is") {
+			t.Errorf("jsonNumber(%.30s) error %q does not name the number", text, err)
+		}
+	}
+}
+
+func TestParseServerAddr(t *testing.T) {
+	valid := map[string]string{
+		"127.0.0.1:18082":            "ws://127.0.0.1:18082/ws",
+		"localhost:8080":             "ws://localhost:8080/ws",
+		"[::1]:8080":                 "ws://[::1]:8080/ws",
+		"ws://127.0.0.1:8080/ws":     "ws://127.0.0.1:8080/ws",
+		"wss://example.com/callhost": "wss://example.com/callhost",
+		"ws://127.0.0.1:8080/ws?a=b": "ws://127.0.0.1:8080/ws?a=b",
+	}
+	for addr, want := range valid {
+		got, err := parseServerAddr(addr)
+		if err != nil || got != want {
+			t.Errorf("parseServerAddr(%q) = %q, %v; want %q", addr, got, err, want)
+		}
+	}
+	for _, addr := range []string{"", "127.0.0.1", ":8080", "127.0.0.1:0", "127.0.0.1:65536",
+		"ws://", "ws://127.0.0.1:0/ws", "tcp://127.0.0.1:8080", "ws://a b/ws"} {
+		_, err := parseServerAddr(addr)
+		if err == nil {
+			t.Errorf("parseServerAddr(%q) succeeded", addr)
+			continue
+		}
+		if want := fmt.Sprintf("invalid -addr %q", addr); !strings.Contains(err.Error(), want) {
+			t.Errorf("parseServerAddr(%q) error %q does not contain %q", addr, err, want)
+		}
+		if !strings.Contains(err.Error(), "Use HOST:PORT") {
+			t.Errorf("parseServerAddr(%q) error %q does not name the accepted forms", addr, err)
+		}
+	}
+}
+
+func TestQuoteArgs(t *testing.T) {
+	if got := quoteArgs(`[1]`); got != `"[1]"` {
+		t.Errorf("quoteArgs([1]) = %s", got)
+	}
+	long := "[" + strings.Repeat("é", 100) + "]"
+	got := quoteArgs(long)
+	if want := fmt.Sprintf("... (%d bytes)", len(long)); !strings.HasSuffix(got, want) {
+		t.Errorf("quoteArgs of %d bytes = %s, want the suffix %q", len(long), got, want)
+	}
+	if strings.Contains(got, `\x`) {
+		t.Errorf("quoteArgs cut a UTF-8 sequence: %s", got)
 	}
 }
 
