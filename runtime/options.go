@@ -5,6 +5,7 @@ import (
 	goruntime "runtime"
 	"time"
 
+	"github.com/callhost/callhost"
 	"github.com/callhost/callhost/store"
 )
 
@@ -16,9 +17,14 @@ const (
 	DefaultMaxPendingPerClass  = 1 << 21
 	DefaultMaxPendingTotal     = 1 << 22
 	DefaultBatch               = 256
+	DefaultDurableBatch        = 2048
 	DefaultDataDir             = "callhost-data"
 	DefaultAlarmAttempts       = 5
 	DefaultAlarmBackoff        = time.Second
+	DefaultMaxCallSize         = 1 << 20
+	DefaultMaxResultSize       = 1 << 20
+	DefaultMaxCallsPerTurn     = 1_000_000
+	DefaultMaxIDSize           = 256
 )
 
 // Options configures a [Runtime]. The zero value is usable: every zero field
@@ -55,6 +61,12 @@ type Options struct {
 	// it doubles for each later attempt. Default 1 s.
 	AlarmBackoff time.Duration
 
+	// MaxBatch caps the turns one object runs on one instance before the
+	// worker commits them and moves on. Larger batches share one commit, which
+	// matters when each commit waits for the disk. Default: DefaultBatch, or
+	// DefaultDurableBatch with a durable store.
+	MaxBatch int
+
 	// CallTimeout is the deadline of a call that sets none. Default 30 s.
 	CallTimeout time.Duration
 	// TurnTimeout stops a turn that runs longer. Default 5 s.
@@ -67,6 +79,30 @@ type Options struct {
 	MaxPendingPerObject int
 	MaxPendingPerClass  int
 	MaxPendingTotal     int
+
+	// MaxDepth caps the nesting of arrays, maps and nested operations in call
+	// arguments, and MaxSteps the steps of one operation's chain. Deeper or
+	// longer operations fail with callhost.CodeBadRequest. Defaults:
+	// callhost.MaxDepth (32) and callhost.MaxSteps (64).
+	MaxDepth int
+	MaxSteps int
+	// MaxCallSize caps the bytes of a call envelope that a guest passes to
+	// the call import; a larger one fails with callhost.CodeTooLarge.
+	// Default: 1 MiB.
+	MaxCallSize int
+	// MaxResultSize caps the encoded result of one step of a call; a larger
+	// result fails the call with callhost.CodeTooLarge. Default: 1 MiB.
+	MaxResultSize int
+	// MaxCallsPerTurn caps the calls one turn may make; the call import
+	// rejects the calls past it with callhost.CodeTooLarge. Default:
+	// 1,000,000.
+	MaxCallsPerTurn int
+	// MaxIDSize caps the bytes of a target object's id; a call to a longer
+	// one fails with callhost.CodeBadRequest. Default: 256.
+	MaxIDSize int
+	// CallRules, when not nil, says which classes the objects of each class
+	// may call; see [CallRules]. Nil lets every object call every class.
+	CallRules CallRules
 
 	// CacheDir keeps compiled modules on disk across runs. Empty disables it.
 	CacheDir string
@@ -117,6 +153,28 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxPendingTotal <= 0 {
 		o.MaxPendingTotal = DefaultMaxPendingTotal
+	}
+	return o.limitDefaults()
+}
+
+func (o Options) limitDefaults() Options {
+	if o.MaxDepth <= 0 {
+		o.MaxDepth = callhost.MaxDepth
+	}
+	if o.MaxSteps <= 0 {
+		o.MaxSteps = callhost.MaxSteps
+	}
+	if o.MaxCallSize <= 0 {
+		o.MaxCallSize = DefaultMaxCallSize
+	}
+	if o.MaxResultSize <= 0 {
+		o.MaxResultSize = DefaultMaxResultSize
+	}
+	if o.MaxCallsPerTurn <= 0 {
+		o.MaxCallsPerTurn = DefaultMaxCallsPerTurn
+	}
+	if o.MaxIDSize <= 0 {
+		o.MaxIDSize = DefaultMaxIDSize
 	}
 	return o
 }

@@ -8,7 +8,7 @@ import (
 )
 
 // runEffects collects what the turns of one run of an object do. A run is up
-// to DefaultBatch turns of one object on one instance. Its effects go to the
+// to Options.MaxBatch turns of one object on one instance. Its effects go to the
 // store as one batch, and only once the store reports the batch durable does
 // anything become visible to other objects and callers. Until then the object
 // is not scheduled again, so every turn reads the effects of the turns before

@@ -15,6 +15,7 @@ import (
 
 	"github.com/callhost/callhost"
 	"github.com/callhost/callhost/host"
+	"github.com/callhost/callhost/internal/abi"
 	"github.com/callhost/callhost/store"
 )
 
@@ -27,6 +28,8 @@ type Runtime struct {
 	ownStore bool // the runtime opened the store and closes it
 	durable  bool // the store keeps messages and pending calls
 	engine   *host.Engine
+	limits   abi.Limits            // nesting and chain limits of operations
+	rules    map[string]*classRule // compiled Options.CallRules; nil when none
 
 	mu      sync.RWMutex
 	classes map[string]*class
@@ -57,6 +60,7 @@ type class struct {
 	name   string
 	module *host.Module
 	pool   *host.Pool
+	rule   *classRule // which classes its objects may call; nil allows all
 	queued atomic.Int64 // calls accepted and not yet started on objects of the class
 }
 
@@ -64,6 +68,10 @@ type class struct {
 // it.
 func New(ctx context.Context, opts Options) (*Runtime, error) {
 	opts = opts.withDefaults()
+	rules, err := compileRules(opts.CallRules)
+	if err != nil {
+		return nil, fmt.Errorf("runtime: %w", err)
+	}
 	st, own, err := openStore(opts)
 	if err != nil {
 		return nil, fmt.Errorf("runtime: %w", err)
@@ -89,9 +97,17 @@ func New(ctx context.Context, opts Options) (*Runtime, error) {
 		ownStore: own,
 		durable:  st.Durable(),
 		engine:   engine,
+		limits:   abi.Limits{MaxDepth: opts.MaxDepth, MaxSteps: opts.MaxSteps},
+		rules:    rules,
 		classes:  make(map[string]*class),
 		peers:    make(map[string]Peer),
 		parked:   make(map[string][]*message),
+	}
+	if rt.opts.MaxBatch <= 0 {
+		rt.opts.MaxBatch = DefaultBatch
+		if rt.durable {
+			rt.opts.MaxBatch = DefaultDurableBatch
+		}
 	}
 	rt.objects.init()
 	rt.runq.init()
@@ -176,7 +192,7 @@ func (rt *Runtime) Load(ctx context.Context, name string, wasm []byte) error {
 		_ = pool.Close(ctx)
 		return fmt.Errorf("load class %q: already loaded", name)
 	}
-	c := &class{name: name, module: mod, pool: pool}
+	c := &class{name: name, module: mod, pool: pool, rule: rt.ruleFor(name)}
 	rt.classes[name] = c
 	parked := rt.parked[name]
 	delete(rt.parked, name)

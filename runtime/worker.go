@@ -18,7 +18,7 @@ func (rt *Runtime) work() {
 	}
 }
 
-// runObject runs up to DefaultBatch queued messages of o on one instance, then
+// runObject runs up to Options.MaxBatch queued messages of o on one instance, then
 // releases o. A broken instance ends the batch early so the next one starts on
 // a fresh instance.
 func (rt *Runtime) runObject(t *turn, o *object) {
@@ -33,7 +33,7 @@ func (rt *Runtime) runObject(t *turn, o *object) {
 		return
 	}
 	run := newRun(rt, o)
-	for i := 0; i < DefaultBatch; i++ {
+	for i := 0; i < rt.opts.MaxBatch; i++ {
 		msg := rt.pop(o)
 		if msg == nil {
 			break

@@ -19,6 +19,9 @@ const maxCheckErrors = 10
 // store on the file used SyncInterval and stopped without Close, it checks
 // the whole file first, because bbolt without fsync may leave a damaged
 // file after an operating system crash or a power failure.
+// initialMmapSize is the address space bbolt maps when it opens a file.
+const initialMmapSize = 1 << 30
+
 func openDB(path string, opts BoltOptions, log *slog.Logger) (db *bolt.DB, err error) {
 	var file *os.File
 	// bbolt panics on some damaged pages, in Open too, and a read through a
@@ -43,6 +46,12 @@ func openDB(path string, opts BoltOptions, log *slog.Logger) (db *bolt.DB, err e
 		Timeout:      lockTimeout,
 		FreelistType: bolt.FreelistMapType,
 		MaxSize:      opts.MaxSize,
+		// Map 1 GiB of address space up front: remapping as the file grows
+		// blocks every commit, and the mapping costs no memory until used.
+		InitialMmapSize: initialMmapSize,
+		// The free list is rebuilt by a scan at open instead of being written
+		// by every commit, which shortens each group commit.
+		NoFreelistSync: true,
 		OpenFile: func(name string, flag int, perm os.FileMode) (*os.File, error) {
 			f, err := os.OpenFile(name, flag, perm)
 			file = f
