@@ -49,9 +49,6 @@ func openDB(path string, opts BoltOptions, log *slog.Logger) (db *bolt.DB, err e
 		// Map 1 GiB of address space up front: remapping as the file grows
 		// blocks every commit, and the mapping costs no memory until used.
 		InitialMmapSize: initialMmapSize,
-		// The free list is rebuilt by a scan at open instead of being written
-		// by every commit, which shortens each group commit.
-		NoFreelistSync: true,
 		OpenFile: func(name string, flag int, perm os.FileMode) (*os.File, error) {
 			f, err := os.OpenFile(name, flag, perm)
 			file = f
