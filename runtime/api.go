@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/callhost/callhost"
-	"github.com/callhost/callhost/internal/abi"
 	"github.com/callhost/callhost/store"
 )
 
@@ -29,14 +28,19 @@ type Submission struct {
 var embedCaller = callhost.Address{Class: callhost.ClassEmbed, ID: "go"}
 
 // Submit sends a call and returns its id. Errors that are known at once (a
-// malformed operation, an unknown class, a reached limit, a runtime shutting
-// down) are returned and Done is not called.
+// malformed operation, an unknown class, a runtime shutting down, and with the
+// memory store a reached limit) are returned and Done is not called. With a
+// durable store the call is stored before it is delivered, so a reached limit
+// reaches Done as the call's outcome.
 func (rt *Runtime) Submit(s Submission) (uint64, error) {
 	if rt.closing.Load() {
 		return 0, callhost.Errorf(callhost.CodeUnavailable, "runtime is shutting down")
 	}
-	info, err := abi.CheckOperation(s.Steps)
+	info, err := rt.limits.CheckOperation(s.Steps)
 	if err != nil {
+		return 0, err
+	}
+	if err := rt.checkID(s.To); err != nil {
 		return 0, err
 	}
 	if s.From.IsZero() {
@@ -69,6 +73,15 @@ func (rt *Runtime) Submit(s Submission) (uint64, error) {
 		return id, nil
 	}
 	return id, rt.submitDurable(s.To, msg)
+}
+
+// checkID rejects a target whose id is longer than Options.MaxIDSize.
+func (rt *Runtime) checkID(to callhost.Address) error {
+	if max := rt.opts.MaxIDSize; len(to.ID) > max {
+		return callhost.Errorf(callhost.CodeBadRequest,
+			"object id of %d bytes for class %q is too long, max %d", len(to.ID), to.Class, max)
+	}
+	return nil
 }
 
 // submitDurable stores msg and delivers it once it is durable. An unknown
