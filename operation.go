@@ -13,11 +13,13 @@ const (
 	ExtPrev        int8 = 3
 )
 
-// MaxSteps is the longest chain an operation may have.
+// MaxSteps is the default longest chain an operation may have. A runtime may
+// set another limit (runtime.Options.MaxSteps).
 const MaxSteps = 64
 
-// MaxDepth is the deepest nesting of arrays, maps and nested operations that
-// arguments may have.
+// MaxDepth is the default deepest nesting of arrays, maps and nested
+// operations that arguments may have. A runtime may set another limit
+// (runtime.Options.MaxDepth).
 const MaxDepth = 32
 
 // Operation is what a call runs on its target: one step, or a chain of steps

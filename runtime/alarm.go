@@ -177,7 +177,7 @@ func (t *turn) setAlarm(envelope []byte) (uint64, error) {
 	if err := abi.DecodeAlarm(envelope, &a); err != nil {
 		return 0, callhost.Errorf(callhost.CodeBadRequest, "alarm envelope: %v", err)
 	}
-	if err := abi.CheckAlarmArgs(a.Args); err != nil {
+	if err := t.rt.limits.CheckAlarmArgs(a.Args); err != nil {
 		return 0, err
 	}
 	if _, ok := t.obj.class.module.Handler(a.Handler); !ok {

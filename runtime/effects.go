@@ -36,12 +36,18 @@ type outgoing struct {
 // Call implements host.Effects: it checks a call envelope from the guest and
 // stages the call.
 func (t *turn) Call(envelope []byte) (uint64, error) {
+	if err := t.checkCallLimits(envelope); err != nil {
+		return 0, err
+	}
 	var c abi.Call
 	if err := abi.DecodeCall(envelope, &c); err != nil {
 		return 0, callhost.Errorf(callhost.CodeBadRequest, "call envelope: %v", err)
 	}
-	info, err := abi.CheckOperation(c.Steps)
+	info, err := t.rt.limits.CheckOperation(c.Steps)
 	if err != nil {
+		return 0, err
+	}
+	if err := t.checkTarget(c.Target); err != nil {
 		return 0, err
 	}
 	out := outgoing{target: c.Target, ext: info.Ext, forward: c.Flags&abi.FlagForward != 0}
@@ -50,10 +56,6 @@ func (t *turn) Call(envelope []byte) (uint64, error) {
 	}
 	if err := t.checkForward(&c, &out); err != nil {
 		return 0, err
-	}
-	if c.Target.Class == "" || c.Target.ID == "" {
-		return 0, callhost.Errorf(callhost.CodeBadRequest,
-			"call target %q needs a class and an id", c.Target.String())
 	}
 	out.timeout = t.rt.opts.CallTimeout
 	if c.TimeoutMS > 0 {
@@ -66,6 +68,39 @@ func (t *turn) Call(envelope []byte) (uint64, error) {
 	out.id = t.rt.nextID.Add(1)
 	t.calls = append(t.calls, out)
 	return out.id, nil
+}
+
+// checkCallLimits checks the size of a call envelope and the number of calls
+// the turn has made.
+func (t *turn) checkCallLimits(envelope []byte) error {
+	opts := &t.rt.opts
+	if len(envelope) > opts.MaxCallSize {
+		return callhost.Errorf(callhost.CodeTooLarge,
+			"call envelope from %s is %d bytes, max %d", t.obj.addr, len(envelope),
+			opts.MaxCallSize)
+	}
+	if len(t.calls) >= opts.MaxCallsPerTurn {
+		return callhost.Errorf(callhost.CodeTooLarge,
+			"turn of %s for call %d has made %d calls, max %d per turn", t.obj.addr,
+			t.msg.callID, len(t.calls), opts.MaxCallsPerTurn)
+	}
+	return nil
+}
+
+// checkTarget checks the target of a call against the id limit and the
+// calling class's call rules.
+func (t *turn) checkTarget(to callhost.Address) error {
+	if to.Class == "" || to.ID == "" {
+		return callhost.Errorf(callhost.CodeBadRequest,
+			"call target %q needs a class and an id", to.String())
+	}
+	if err := t.rt.checkID(to); err != nil {
+		return err
+	}
+	if r := t.obj.class.rule; r != nil {
+		return r.allow(t.obj.addr, to)
+	}
+	return nil
 }
 
 func (t *turn) checkContinuation(c *abi.Call, out *outgoing) error {
@@ -82,7 +117,7 @@ func (t *turn) checkContinuation(c *abi.Call, out *outgoing) error {
 		return callhost.Errorf(callhost.CodeNotFound,
 			"continuation handler %q not found in class %q", c.ContHandler, self.Class)
 	}
-	placeholder, err := abi.CheckContinuationArgs(c.ContArgs)
+	placeholder, err := t.rt.limits.CheckContinuationArgs(c.ContArgs)
 	if err != nil {
 		return err
 	}

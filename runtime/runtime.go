@@ -60,7 +60,7 @@ type class struct {
 	name   string
 	module *host.Module
 	pool   *host.Pool
-	rule   *classRule // which classes its objects may call; nil allows all
+	rule   *classRule   // which classes its objects may call; nil allows all
 	queued atomic.Int64 // calls accepted and not yet started on objects of the class
 }
 

@@ -175,6 +175,11 @@ func (t *turn) runStep(kind int, handler string, args []byte) ([]byte, *callhost
 		return nil, callhost.Errorf(callhost.CodeGuestError,
 			"%s.%s returned a malformed response: %v", t.obj.class.name, handler, err)
 	}
+	if max := t.rt.opts.MaxResultSize; kind == abi.KindInvoke && len(value) > max {
+		return nil, callhost.Errorf(callhost.CodeTooLarge,
+			"result of %s.%s on %s is %d bytes, max %d", t.obj.class.name, handler,
+			t.obj.addr, len(value), max)
+	}
 	return value, failure
 }
 

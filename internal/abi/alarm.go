@@ -56,14 +56,18 @@ func DecodeAlarm(b []byte, a *Alarm) error {
 	return skipN(&r, n-3)
 }
 
+// CheckAlarmArgs checks args within [DefaultLimits]; see
+// [Limits.CheckAlarmArgs].
+func CheckAlarmArgs(args []byte) error { return DefaultLimits.CheckAlarmArgs(args) }
+
 // CheckAlarmArgs checks that args is one array within the nesting limit that
 // holds no extension values: an alarm's arguments reach its handler as bound.
-func CheckAlarmArgs(args []byte) error {
+func (l Limits) CheckAlarmArgs(args []byte) error {
 	r := msgp.NewReader(args)
 	if r.NextType() != msgp.TypeArray {
 		return errorf("alarm arguments are not an array")
 	}
-	err := scan(&r, 1, func(typ int8, _ []byte, _ int) error {
+	err := l.scan(&r, 1, func(typ int8, _ []byte, _ int) error {
 		return errorf("alarm arguments hold extension type %d; "+
 			"placeholders and operations are not allowed in alarms", typ)
 	})

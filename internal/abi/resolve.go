@@ -11,13 +11,29 @@ type OperationInfo struct {
 	Ext   bool // whether any argument holds a nested operation or a previous result
 }
 
+// Limits bounds the operations and arguments that the Check methods accept.
+type Limits struct {
+	MaxDepth int // deepest nesting of arrays, maps and nested operations
+	MaxSteps int // longest chain of steps in one operation
+}
+
+// DefaultLimits are the limits of docs/abi.md: callhost.MaxDepth and
+// callhost.MaxSteps.
+var DefaultLimits = Limits{MaxDepth: callhost.MaxDepth, MaxSteps: callhost.MaxSteps}
+
+// CheckOperation checks steps within [DefaultLimits]; see
+// [Limits.CheckOperation].
+func CheckOperation(steps []byte) (OperationInfo, error) {
+	return DefaultLimits.CheckOperation(steps)
+}
+
 // CheckOperation checks that steps is a well-formed operation within the
 // nesting and chain limits, with extension values only where docs/abi.md
 // allows them.
-func CheckOperation(steps []byte) (OperationInfo, error) {
+func (l Limits) CheckOperation(steps []byte) (OperationInfo, error) {
 	var info OperationInfo
 	r := msgp.NewReader(steps)
-	n, err := checkSteps(&r, 0, &info.Ext)
+	n, err := l.checkSteps(&r, 0, &info.Ext)
 	if err != nil {
 		return info, err
 	}
@@ -28,7 +44,7 @@ func CheckOperation(steps []byte) (OperationInfo, error) {
 	return info, nil
 }
 
-func checkSteps(r *msgp.Reader, depth int, ext *bool) (int, error) {
+func (l Limits) checkSteps(r *msgp.Reader, depth int, ext *bool) (int, error) {
 	n, err := r.ReadArrayHeader()
 	if err != nil {
 		return 0, errorf("operation: %v", err)
@@ -36,8 +52,8 @@ func checkSteps(r *msgp.Reader, depth int, ext *bool) (int, error) {
 	if n == 0 {
 		return 0, errorf("operation has no steps")
 	}
-	if n > callhost.MaxSteps {
-		return 0, errorf("operation has %d steps, max %d", n, callhost.MaxSteps)
+	if n > l.MaxSteps {
+		return 0, errorf("operation has %d steps, max %d", n, l.MaxSteps)
 	}
 	for i := 0; i < n; i++ {
 		m, err := r.ReadArrayHeader()
@@ -47,7 +63,7 @@ func checkSteps(r *msgp.Reader, depth int, ext *bool) (int, error) {
 		if _, err := r.ReadStringBytes(); err != nil {
 			return 0, errorf("step %d handler: %v", i, err)
 		}
-		if err := checkStepArgs(r, i, depth, ext); err != nil {
+		if err := l.checkStepArgs(r, i, depth, ext); err != nil {
 			return 0, err
 		}
 		if err := skipN(r, m-2); err != nil {
@@ -57,11 +73,11 @@ func checkSteps(r *msgp.Reader, depth int, ext *bool) (int, error) {
 	return n, nil
 }
 
-func checkStepArgs(r *msgp.Reader, step, depth int, ext *bool) error {
+func (l Limits) checkStepArgs(r *msgp.Reader, step, depth int, ext *bool) error {
 	if r.NextType() != msgp.TypeArray {
 		return errorf("step %d: arguments are not an array", step)
 	}
-	return scan(r, depth+1, func(typ int8, payload []byte, d int) error {
+	return l.scan(r, depth+1, func(typ int8, payload []byte, d int) error {
 		switch typ {
 		case callhost.ExtPrev:
 			if step == 0 {
@@ -69,7 +85,7 @@ func checkStepArgs(r *msgp.Reader, step, depth int, ext *bool) error {
 			}
 		case callhost.ExtNested:
 			nr := msgp.NewReader(payload)
-			if _, err := checkSteps(&nr, d+1, ext); err != nil {
+			if _, err := l.checkSteps(&nr, d+1, ext); err != nil {
 				return err
 			}
 		case callhost.ExtPlaceholder:
@@ -82,14 +98,20 @@ func checkStepArgs(r *msgp.Reader, step, depth int, ext *bool) error {
 	})
 }
 
+// CheckContinuationArgs checks args within [DefaultLimits]; see
+// [Limits.CheckContinuationArgs].
+func CheckContinuationArgs(args []byte) (placeholder bool, err error) {
+	return DefaultLimits.CheckContinuationArgs(args)
+}
+
 // CheckContinuationArgs checks continuation arguments and reports whether they
 // hold a result placeholder.
-func CheckContinuationArgs(args []byte) (placeholder bool, err error) {
+func (l Limits) CheckContinuationArgs(args []byte) (placeholder bool, err error) {
 	r := msgp.NewReader(args)
 	if r.NextType() != msgp.TypeArray {
 		return false, errorf("continuation arguments are not an array")
 	}
-	err = scan(&r, 1, func(typ int8, _ []byte, _ int) error {
+	err = l.scan(&r, 1, func(typ int8, _ []byte, _ int) error {
 		if typ != callhost.ExtPlaceholder {
 			return errorf("continuation arguments hold extension type %d", typ)
 		}
@@ -103,9 +125,11 @@ func CheckContinuationArgs(args []byte) (placeholder bool, err error) {
 }
 
 // scan walks one value and calls fn for each extension value in it.
-func scan(r *msgp.Reader, depth int, fn func(typ int8, payload []byte, depth int) error) error {
-	if depth > callhost.MaxDepth {
-		return errorf("arguments nest deeper than %d levels", callhost.MaxDepth)
+func (l Limits) scan(r *msgp.Reader, depth int,
+	fn func(typ int8, payload []byte, depth int) error) error {
+	if depth > l.MaxDepth {
+		return errorf("arguments nest deeper than the max of %d levels (level %d)",
+			l.MaxDepth, depth)
 	}
 	var n int
 	var err error
@@ -131,7 +155,7 @@ func scan(r *msgp.Reader, depth int, fn func(typ int8, payload []byte, depth int
 		return errorf("arguments: %v", err)
 	}
 	for i := 0; i < n; i++ {
-		if err := scan(r, depth+1, fn); err != nil {
+		if err := l.scan(r, depth+1, fn); err != nil {
 			return err
 		}
 	}

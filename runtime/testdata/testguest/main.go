@@ -321,3 +321,39 @@ func forgeContinuation(c *guest.Ctx, id string) (string, error) {
 	}
 	return fmt.Sprint(err), nil
 }
+
+// Handlers for the limit and call-rule tests.
+func init() {
+	guest.Expose3("tryCall", tryCall)
+	guest.Expose1("flood", flood)
+	guest.Expose1("bigResult", func(c *guest.Ctx, n int) (string, error) {
+		return string(make([]byte, n)), nil
+	})
+}
+
+// tryCall calls class/id "double" with a continuation, passing a string of
+// pad bytes as an extra argument when pad > 0, and returns the call import's
+// error as text, or "accepted".
+func tryCall(c *guest.Ctx, class, id string, pad int) (string, error) {
+	args := []any{1}
+	if pad > 0 {
+		args = append(args, string(make([]byte, pad)))
+	}
+	_, err := c.Call(guest.Object(class, id), guest.Op("double", args...),
+		guest.Then("record", "try", guest.Placeholder))
+	if err == nil {
+		return "accepted", nil
+	}
+	return fmt.Sprint(err), nil
+}
+
+// flood makes n fire-and-forget calls to calc/flooded and reports how many
+// the call import accepted and the first error.
+func flood(c *guest.Ctx, n int) (string, error) {
+	for i := 0; i < n; i++ {
+		if _, err := c.Call(guest.Object("calc", "flooded"), guest.Op("double", i), nil); err != nil {
+			return fmt.Sprintf("accepted %d: %v", i, err), nil
+		}
+	}
+	return fmt.Sprintf("accepted %d", n), nil
+}

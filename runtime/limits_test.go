@@ -1,0 +1,142 @@
+package runtime
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/callhost/callhost"
+	"github.com/callhost/callhost/store"
+)
+
+// wantText fails t unless got contains every one of wants.
+func wantText(t *testing.T, what, got string, wants ...string) {
+	t.Helper()
+	for _, w := range wants {
+		if !strings.Contains(got, w) {
+			t.Fatalf("%s = %q, want it to contain %q", what, got, w)
+		}
+	}
+}
+
+// tryCall runs the guest's tryCall on from and returns what its call import
+// said.
+func tryCall(t *testing.T, rt *Runtime, from, class, id string, pad int) string {
+	t.Helper()
+	var got string
+	mustCall(t, rt, from, callhost.Op("tryCall", class, id, pad), &got)
+	return got
+}
+
+func TestMaxCallSizeRejectsLargeEnvelope(t *testing.T) {
+	rt := newRuntime(t, Options{MaxCallSize: 1024})
+	got := tryCall(t, rt, "caller/big", "calc", "x", 2000)
+	wantText(t, "oversized call", got, "too_large", "call envelope from caller/big is 20",
+		"bytes, max 1024")
+	if got := tryCall(t, rt, "caller/big", "calc", "x", 10); got != "accepted" {
+		t.Fatalf("small call after a rejected one = %q, want accepted", got)
+	}
+	waitStat(t, rt, "caller/big", "try.runs", 1)
+}
+
+func TestMaxCallsPerTurn(t *testing.T) {
+	rt := newRuntime(t, Options{MaxCallsPerTurn: 5})
+	var got string
+	mustCall(t, rt, "caller/flood", callhost.Op("flood", 10), &got)
+	wantText(t, "flooding turn", got, "accepted 5: ", "too_large",
+		"turn of caller/flood for call ", "has made 5 calls, max 5 per turn")
+	mustCall(t, rt, "caller/flood", callhost.Op("flood", 3), &got)
+	if got != "accepted 3" {
+		t.Fatalf("next turn = %q, want accepted 3: the limit is per turn", got)
+	}
+}
+
+func TestMaxResultSize(t *testing.T) {
+	rt := newRuntime(t, Options{MaxResultSize: 1000})
+	_, err := call(t, rt, "calc/r", callhost.Op("bigResult", 2000))
+	e := wantCode(t, err, callhost.CodeTooLarge)
+	wantText(t, "error", e.Message, `result of calc.bigResult on calc/r is 200`,
+		"bytes, max 1000")
+	var small string
+	mustCall(t, rt, "calc/r", callhost.Op("bigResult", 10), &small)
+	if len(small) != 10 {
+		t.Fatalf("small result has %d bytes, want 10", len(small))
+	}
+}
+
+func TestResultLimitAppliesToEveryStep(t *testing.T) {
+	rt := newRuntime(t, Options{MaxResultSize: 1000})
+	_, err := call(t, rt, "calc/r", callhost.Op("bigResult", 2000).Then("bigResult", 1))
+	e := wantCode(t, err, callhost.CodeTooLarge)
+	wantText(t, "error", e.Message, "calc.bigResult", "max 1000")
+}
+
+func TestConfigurableDepthAndSteps(t *testing.T) {
+	rt := newRuntime(t, Options{MaxSteps: 2, MaxDepth: 3})
+	long := callhost.Op("double", 1).Then("add", callhost.Prev, 1).Then("add", callhost.Prev, 1)
+	_, err := call(t, rt, "calc/d", long)
+	e := wantCode(t, err, callhost.CodeBadRequest)
+	wantText(t, "error", e.Message, "operation has 3 steps, max 2")
+
+	deep := callhost.Op("double", []any{[]any{[]any{1}}})
+	_, err = call(t, rt, "calc/d", deep)
+	e = wantCode(t, err, callhost.CodeBadRequest)
+	wantText(t, "error", e.Message, "arguments nest deeper than the max of 3 levels (level 4)")
+
+	var got int
+	mustCall(t, rt, "calc/d", callhost.Op("double", 1).Then("add", callhost.Prev, 1), &got)
+	if got != 3 {
+		t.Fatalf("two-step chain = %d, want 3", got)
+	}
+}
+
+func TestObjectIDLength(t *testing.T) {
+	rt := newRuntime(t, Options{})
+	long := strings.Repeat("i", DefaultMaxIDSize+1)
+	_, err := call(t, rt, "calc/"+long, callhost.Op("double", 1))
+	e := wantCode(t, err, callhost.CodeBadRequest)
+	wantText(t, "error", e.Message, `object id of 257 bytes for class "calc" is too long, max 256`)
+
+	got := tryCall(t, rt, "caller/id", "calc", long, 0)
+	wantText(t, "guest call", got, "bad_request", "object id of 257 bytes", "max 256")
+
+	var n int
+	mustCall(t, rt, "calc/"+long[:DefaultMaxIDSize], callhost.Op("double", 2), &n)
+	if n != 4 {
+		t.Fatalf("double(2) on a 256-byte id = %d, want 4", n)
+	}
+}
+
+func TestCallRules(t *testing.T) {
+	rules := CallRules{"caller": {"calc", callhost.ClassClient}, "calc": {"*"}}
+	rt := newRuntime(t, Options{CallRules: rules})
+
+	got := tryCall(t, rt, "caller/r", "obj", "x", 0)
+	wantText(t, "forbidden call", got, "forbidden",
+		`call rules forbid caller/r to call obj/x: class "caller" may call @client, calc`)
+	got = tryCall(t, rt, "pp/r", "calc", "x", 0)
+	wantText(t, "unlisted class", got, "forbidden", `class "pp" may call no class`)
+
+	if got := tryCall(t, rt, "caller/r", "calc", "x", 0); got != "accepted" {
+		t.Fatalf("allowed call = %q, want accepted", got)
+	}
+	if got := tryCall(t, rt, "calc/r", "obj", "x", 0); got != "accepted" {
+		t.Fatalf("call by a class allowed \"*\" = %q, want accepted", got)
+	}
+	// The continuation of the allowed call runs: rules do not cover them.
+	waitStat(t, rt, "caller/r", "try.runs", 1)
+	// Outside callers are not subject to the rules.
+	var n int
+	mustCall(t, rt, "obj/x", callhost.Op("double", 4), &n)
+}
+
+func TestCallRulesRejectInvalidNames(t *testing.T) {
+	for _, rules := range []CallRules{{"bad name": {"calc"}}, {"calc": {"@embed"}}} {
+		rt, err := New(context.Background(), Options{Store: store.NewMemory(), CallRules: rules})
+		if err == nil {
+			rt.Shutdown(context.Background())
+			t.Fatalf("New accepted call rules %v", rules)
+		}
+		wantText(t, "error", err.Error(), "call rules: ")
+	}
+}
