@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -27,6 +28,13 @@ type Options struct {
 	Logger *slog.Logger
 	// HTTPHeader is sent with the WebSocket handshake request.
 	HTTPHeader http.Header
+	// Token, when not empty, is sent as "Authorization: Bearer TOKEN" to a
+	// server that requires authentication. It overrides an Authorization
+	// header in HTTPHeader.
+	Token string
+	// TLSConfig configures TLS for wss:// URLs, for example to trust a
+	// private certificate authority. Nil uses the system's roots.
+	TLSConfig *tls.Config
 }
 
 // Sizes of the client's own buffers.
@@ -72,7 +80,7 @@ func Dial(ctx context.Context, rawURL string, opts *Options) (*Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	ws, resp, err := websocket.Dial(ctx, target, &websocket.DialOptions{HTTPHeader: o.HTTPHeader})
+	ws, resp, err := dialWebSocket(ctx, target, &o)
 	if err != nil {
 		return nil, dialError(rawURL, resp, err)
 	}
@@ -84,6 +92,28 @@ func Dial(ctx context.Context, rawURL string, opts *Options) (*Conn, error) {
 	c := newConn(ws, rawURL, welcome, o.Logger)
 	c.start()
 	return c, nil
+}
+
+// dialWebSocket runs the WebSocket handshake with the token and TLS
+// settings of o.
+func dialWebSocket(ctx context.Context, target string, o *Options) (*websocket.Conn,
+	*http.Response, error) {
+	opts := &websocket.DialOptions{HTTPHeader: o.HTTPHeader}
+	if o.Token != "" {
+		opts.HTTPHeader = o.HTTPHeader.Clone()
+		if opts.HTTPHeader == nil {
+			opts.HTTPHeader = http.Header{}
+		}
+		opts.HTTPHeader.Set("Authorization", "Bearer "+o.Token)
+	}
+	if o.TLSConfig == nil {
+		return websocket.Dial(ctx, target, opts)
+	}
+	tr := &http.Transport{TLSClientConfig: o.TLSConfig, Proxy: http.ProxyFromEnvironment}
+	// A refused handshake may leave its connection idle in tr.
+	defer tr.CloseIdleConnections()
+	opts.HTTPClient = &http.Client{Transport: tr}
+	return websocket.Dial(ctx, target, opts)
 }
 
 // dialURL returns rawURL with the client_id query parameter set to id.

@@ -14,14 +14,21 @@ import (
 // closes. The client id is claimed before the upgrade, so a taken id is
 // rejected with HTTP 409 instead of a WebSocket close.
 func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
+	g, ok := s.authenticate(w, r)
+	if !ok {
+		return
+	}
 	id, err := requestedID(r)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
 	c := newConn(s, id)
-	if !s.register(c) {
-		http.Error(w, "server is shutting down", http.StatusServiceUnavailable)
+	c.grant = g
+	if err := s.register(c); err != nil {
+		s.log.Warn("connection rejected", "client_id", id, "remote", r.RemoteAddr,
+			"reason", err.Error())
+		http.Error(w, err.Error(), http.StatusServiceUnavailable)
 		return
 	}
 	defer s.unregister(c)
@@ -41,6 +48,23 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	}
 	s.log.Debug("client connected", "client_id", id, "remote", r.RemoteAddr)
 	c.serve(ws)
+}
+
+// authenticate returns the grant of the request's token, or writes HTTP 401
+// and reports false. Without Options.Auth it returns a nil grant.
+func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (*grant, bool) {
+	if s.opts.Auth == nil {
+		return nil, true
+	}
+	g, err := s.opts.Auth.authenticate(r)
+	if err != nil {
+		s.log.Info("connection rejected: authentication failed", "remote", r.RemoteAddr,
+			"reason", err.Error())
+		w.Header().Set("WWW-Authenticate", `Bearer realm="callhost"`)
+		http.Error(w, err.Error(), http.StatusUnauthorized)
+		return nil, false
+	}
+	return g, true
 }
 
 // requestedID returns the client_id query parameter, or a random id when it

@@ -13,6 +13,13 @@ func (c *conn) handleCall(frame []byte, h protocol.Header) {
 		c.reject(h, err)
 		return
 	}
+	if err := c.authorize(call.Target); err != nil {
+		c.logForbidden(&call, err)
+		if !call.NoReply() {
+			c.reject(h, err)
+		}
+		return
+	}
 	if call.NoReply() {
 		c.submitNoReply(&call)
 		return
@@ -27,6 +34,19 @@ func (c *conn) handleCall(frame []byte, h protocol.Header) {
 	if err != nil {
 		c.finishCall(call.ReqID, nil, callhost.AsError(err))
 	}
+}
+
+// authorize returns a forbidden error unless the client's token may call to.
+func (c *conn) authorize(to callhost.Address) *callhost.Error {
+	if c.grant == nil {
+		return nil
+	}
+	return c.grant.authorize(to)
+}
+
+func (c *conn) logForbidden(call *protocol.Call, err *callhost.Error) {
+	c.log.Info("call forbidden", "req_id", call.ReqID, "target", call.Target.String(),
+		"token", c.grant.name, "error", err.Message)
 }
 
 // admit marks reqID in flight, or returns why the call cannot be accepted.

@@ -16,9 +16,10 @@ import (
 // goroutine that runs serve; serve starts the writer goroutine and waits for
 // it before returning.
 type conn struct {
-	srv *Server
-	id  string
-	log *slog.Logger
+	srv   *Server
+	id    string
+	log   *slog.Logger
+	grant *grant // what the client's token may call; nil without Options.Auth
 
 	out  chan []byte   // outgoing frames; a nil frame closes the connection with 1001
 	stop chan struct{} // closed when the reader has stopped; stops the writer

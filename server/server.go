@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -40,7 +41,17 @@ type Options struct {
 	// CallTimeout is the deadline of a call whose frame sets timeout_ms 0.
 	// Default: the runtime's call timeout.
 	CallTimeout time.Duration
+	// MaxConnections caps the WebSocket connections served at once; the
+	// server refuses more with HTTP 503. Default: 1024.
+	MaxConnections int
+	// Auth, when not nil, makes every client present one of its tokens as
+	// "Authorization: Bearer TOKEN" and limits each client to the objects
+	// its token allows. Nil serves every client.
+	Auth *Auth
 }
+
+// DefaultMaxConnections is the default of Options.MaxConnections.
+const DefaultMaxConnections = 1024
 
 // ReadLimitFactor sets the read limit of a connection: frames up to
 // ReadLimitFactor times MaxFrameSize are read and discarded with a too_large
@@ -67,6 +78,9 @@ func (o Options) withDefaults() Options {
 		o.MaxQueuedBytes = DefaultMaxQueuedBytes
 	}
 	o.MaxQueuedBytes = max(o.MaxQueuedBytes, o.MaxFrameSize)
+	if o.MaxConnections <= 0 {
+		o.MaxConnections = DefaultMaxConnections
+	}
 	return o
 }
 
@@ -206,16 +220,21 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return ctx.Err()
 }
 
-// register adds c to the served connections unless the server is draining.
-func (s *Server) register(c *conn) bool {
+// register adds c to the served connections, or returns why it cannot: the
+// server is draining or serves Options.MaxConnections already.
+func (s *Server) register(c *conn) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.draining {
-		return false
+		return fmt.Errorf("server is shutting down")
+	}
+	if max := s.opts.MaxConnections; len(s.conns) >= max {
+		return fmt.Errorf("too many connections: the server serves %d, max %d",
+			len(s.conns), max)
 	}
 	s.conns[c] = struct{}{}
 	s.active.Add(1)
-	return true
+	return nil
 }
 
 func (s *Server) unregister(c *conn) {

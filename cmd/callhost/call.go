@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -9,6 +11,7 @@ import (
 	"io"
 	"net"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -42,6 +45,8 @@ error code's name (for example not_found or timeout), and exits with status
 type callConfig struct {
 	addr    string
 	timeout time.Duration
+	token   string
+	tlsCA   string
 }
 
 func setupCall(fs *flag.FlagSet) runFunc {
@@ -50,6 +55,10 @@ func setupCall(fs *flag.FlagSet) runFunc {
 		"server to call: a ws:// or wss:// URL, or HOST:PORT for ws://HOST:PORT/ws")
 	fs.DurationVar(&c.timeout, "timeout", 30*time.Second,
 		"time to wait for the connection and the result, as a Go duration such as 30s")
+	fs.StringVar(&c.token, "token", "",
+		"bearer token for a server started with -auth (default: $"+tokenEnv+")")
+	fs.StringVar(&c.tlsCA, "tls-ca", "",
+		"PEM file of the certificate authority to trust for a wss:// server")
 	return func(env *cmdEnv, args []string) int { return call(env, &c, args) }
 }
 
@@ -153,7 +162,11 @@ func callOnce(env *cmdEnv, c *callConfig, serverURL string, to callhost.Address,
 	op callhost.Operation) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
 	defer cancel()
-	conn, err := client.Dial(ctx, serverURL, &client.Options{Logger: env.log})
+	opts, err := c.clientOptions(env)
+	if err != nil {
+		return nil, err
+	}
+	conn, err := client.Dial(ctx, serverURL, opts)
 	if err != nil {
 		return nil, callhost.Errorf(callhost.CodeUnavailable, "%v", err)
 	}
@@ -175,6 +188,31 @@ func callOnce(env *cmdEnv, c *callConfig, serverURL string, to callhost.Address,
 		return nil, callhost.Errorf(callhost.CodeInternal, "convert result to JSON: %v", err)
 	}
 	return out, nil
+}
+
+// tokenEnv is the environment variable that holds the default -token.
+const tokenEnv = "CALLHOST_TOKEN"
+
+// clientOptions returns the client options of the -token and -tls-ca flags.
+func (c *callConfig) clientOptions(env *cmdEnv) (*client.Options, error) {
+	opts := &client.Options{Logger: env.log, Token: c.token}
+	if opts.Token == "" {
+		opts.Token = os.Getenv(tokenEnv)
+	}
+	if c.tlsCA == "" {
+		return opts, nil
+	}
+	pem, err := os.ReadFile(c.tlsCA)
+	if err != nil {
+		return nil, callhost.Errorf(callhost.CodeBadRequest, "-tls-ca: %v", err)
+	}
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM(pem) {
+		return nil, callhost.Errorf(callhost.CodeBadRequest,
+			"-tls-ca %s holds no PEM certificate", c.tlsCA)
+	}
+	opts.TLSConfig = &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
+	return opts, nil
 }
 
 // resultJSON converts an encoded result to JSON.

@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/callhost/callhost"
+	"github.com/callhost/callhost/internal/protocol"
 	"github.com/callhost/callhost/runtime"
 	"github.com/callhost/callhost/server"
 	"github.com/callhost/callhost/store"
@@ -49,6 +51,27 @@ type serveConfig struct {
 	dataDir       string
 	storeKind     string
 	syncPolicy    string
+	limits        limitFlags
+	authFile      string
+	tlsCert       string
+	tlsKey        string
+}
+
+// limitFlags are the serve flags that cap what guests and clients may use.
+type limitFlags struct {
+	maxFrameBytes    int
+	maxCallBytes     int
+	maxResultBytes   int
+	maxDepth         int
+	maxSteps         int
+	maxCallsPerTurn  int
+	maxIDBytes       int
+	maxPendingObject int
+	maxPendingClass  int
+	maxPendingTotal  int
+	maxConnections   int
+	maxInFlight      int
+	maxQueuedBytes   int
 }
 
 // maxMemoryLimitMB is the largest linear memory of a wasm32 instance, 4 GiB.
@@ -81,7 +104,76 @@ func setupServe(fs *flag.FlagSet) runFunc {
 	fs.StringVar(&c.syncPolicy, "sync", "group",
 		"when the bolt store flushes to disk: group (every commit group) or a Go duration "+
 			"such as 100ms (at most that much lost on power failure)")
+	fs.StringVar(&c.authFile, "auth", "",
+		"access-control file (JSON, see docs/security.md): client tokens and call rules; "+
+			"empty serves every client")
+	fs.StringVar(&c.tlsCert, "tls-cert", "", "certificate file (PEM) to serve HTTPS and wss://")
+	fs.StringVar(&c.tlsKey, "tls-key", "", "private key file (PEM) of -tls-cert")
+	c.limits.define(fs)
 	return func(env *cmdEnv, args []string) int { return serve(env, &c, args) }
+}
+
+func (l *limitFlags) define(fs *flag.FlagSet) {
+	fs.IntVar(&l.maxFrameBytes, "max-frame-bytes", protocol.DefaultMaxFrameSize,
+		"max size of one WebSocket frame, in bytes")
+	fs.IntVar(&l.maxCallBytes, "max-call-bytes", runtime.DefaultMaxCallSize,
+		"max size of a call envelope that a guest passes to the call import, in bytes")
+	fs.IntVar(&l.maxResultBytes, "max-result-bytes", runtime.DefaultMaxResultSize,
+		"max size of one handler's encoded result, in bytes")
+	fs.IntVar(&l.maxDepth, "max-depth", callhost.MaxDepth,
+		"max nesting of arrays, maps and nested operations in call arguments")
+	fs.IntVar(&l.maxSteps, "max-steps", callhost.MaxSteps, "max steps in one operation's chain")
+	fs.IntVar(&l.maxCallsPerTurn, "max-calls-per-turn", runtime.DefaultMaxCallsPerTurn,
+		"max calls one turn may make")
+	fs.IntVar(&l.maxIDBytes, "max-id-bytes", runtime.DefaultMaxIDSize,
+		"max length of an object id, in bytes")
+	fs.IntVar(&l.maxPendingObject, "max-pending-object", runtime.DefaultMaxPendingPerObject,
+		"max calls accepted but not yet started on one object")
+	fs.IntVar(&l.maxPendingClass, "max-pending-class", runtime.DefaultMaxPendingPerClass,
+		"max calls accepted but not yet started on the objects of one class")
+	fs.IntVar(&l.maxPendingTotal, "max-pending-total", runtime.DefaultMaxPendingTotal,
+		"max calls accepted but not yet started in the whole runtime")
+	fs.IntVar(&l.maxConnections, "max-connections", server.DefaultMaxConnections,
+		"max WebSocket connections served at once; more are refused with HTTP 503")
+	fs.IntVar(&l.maxInFlight, "max-in-flight", protocol.DefaultMaxInFlight,
+		"max calls in flight per connection, and max invokes waiting for its replies")
+	fs.IntVar(&l.maxQueuedBytes, "max-queued-bytes", server.DefaultMaxQueuedBytes,
+		"slow-reader budget: max bytes of outgoing frames queued per connection")
+}
+
+// check rejects negative limits; 0 means the default.
+func (l *limitFlags) check() error {
+	values := []struct {
+		name string
+		v    int
+	}{
+		{"max-frame-bytes", l.maxFrameBytes}, {"max-call-bytes", l.maxCallBytes},
+		{"max-result-bytes", l.maxResultBytes}, {"max-depth", l.maxDepth},
+		{"max-steps", l.maxSteps}, {"max-calls-per-turn", l.maxCallsPerTurn},
+		{"max-id-bytes", l.maxIDBytes}, {"max-pending-object", l.maxPendingObject},
+		{"max-pending-class", l.maxPendingClass}, {"max-pending-total", l.maxPendingTotal},
+		{"max-connections", l.maxConnections}, {"max-in-flight", l.maxInFlight},
+		{"max-queued-bytes", l.maxQueuedBytes},
+	}
+	for _, f := range values {
+		if f.v < 0 {
+			return fmt.Errorf("invalid -%s %d: must not be negative (0: the default)", f.name, f.v)
+		}
+	}
+	return nil
+}
+
+// serverOptions returns the server options of the flags.
+func (c *serveConfig) serverOptions(log *slog.Logger, auth *server.Auth) server.Options {
+	return server.Options{
+		Logger:         log,
+		CallTimeout:    c.callTimeout,
+		MaxFrameSize:   c.limits.maxFrameBytes,
+		MaxInFlight:    c.limits.maxInFlight,
+		MaxQueuedBytes: c.limits.maxQueuedBytes,
+		MaxConnections: c.limits.maxConnections,
+		Auth:           auth,
+	}
 }
 
 // defaultCacheDir returns callhost's directory in the user cache directory,
@@ -97,6 +189,12 @@ func defaultCacheDir() string {
 func (c *serveConfig) check() error {
 	if _, err := c.syncOption(); err != nil {
 		return err
+	}
+	if err := c.limits.check(); err != nil {
+		return err
+	}
+	if (c.tlsCert == "") != (c.tlsKey == "") {
+		return fmt.Errorf("-tls-cert and -tls-key go together: give both or neither")
 	}
 	switch {
 	case c.workers < 0:
@@ -131,23 +229,33 @@ func (c *serveConfig) syncOption() (store.SyncPolicy, error) {
 	return store.SyncInterval(d), nil
 }
 
-func (c *serveConfig) runtimeOptions(log *slog.Logger) runtime.Options {
+func (c *serveConfig) runtimeOptions(log *slog.Logger, rules runtime.CallRules) runtime.Options {
 	sync, _ := c.syncOption() // checked by check
 	var st store.Store
 	if c.storeKind == "memory" {
 		st = store.NewMemory()
 	}
 	return runtime.Options{
-		Store:            st,
-		DataDir:          c.dataDir,
-		Sync:             sync,
-		Logger:           log,
-		Workers:          c.workers,
-		MaxInstances:     c.maxInstances,
-		CallTimeout:      c.callTimeout,
-		TurnTimeout:      c.turnTimeout,
-		CacheDir:         c.cacheDir,
-		MemoryLimitPages: uint32(c.memoryLimitMB) * 16, // 16 pages of 64 KiB per MiB
+		Store:               st,
+		DataDir:             c.dataDir,
+		Sync:                sync,
+		Logger:              log,
+		Workers:             c.workers,
+		MaxInstances:        c.maxInstances,
+		CallTimeout:         c.callTimeout,
+		TurnTimeout:         c.turnTimeout,
+		CacheDir:            c.cacheDir,
+		MemoryLimitPages:    uint32(c.memoryLimitMB) * 16, // 16 pages of 64 KiB per MiB
+		MaxCallSize:         c.limits.maxCallBytes,
+		MaxResultSize:       c.limits.maxResultBytes,
+		MaxDepth:            c.limits.maxDepth,
+		MaxSteps:            c.limits.maxSteps,
+		MaxCallsPerTurn:     c.limits.maxCallsPerTurn,
+		MaxIDSize:           c.limits.maxIDBytes,
+		MaxPendingPerObject: c.limits.maxPendingObject,
+		MaxPendingPerClass:  c.limits.maxPendingClass,
+		MaxPendingTotal:     c.limits.maxPendingTotal,
+		CallRules:           rules,
 	}
 }
 
@@ -162,7 +270,12 @@ func serve(env *cmdEnv, c *serveConfig, args []string) int {
 	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(signals)
 
-	rt, classes, err := startRuntime(env.log, c)
+	policy, err := c.loadPolicy()
+	if err != nil {
+		env.log.Error("start failed", "error", err)
+		return exitError
+	}
+	rt, classes, err := startRuntime(env.log, c, policy.Calls)
 	if err != nil {
 		env.log.Error("start failed", "error", err)
 		return exitError
@@ -173,16 +286,21 @@ func serve(env *cmdEnv, c *serveConfig, args []string) int {
 		shutdownRuntime(env.log, rt, c.drainTimeout)
 		return exitError
 	}
-	srv := server.New(rt, server.Options{Logger: env.log, CallTimeout: c.callTimeout})
+	srv := server.New(rt, c.serverOptions(env.log, policy.Auth))
 	hs := &http.Server{
 		Handler:           srv,
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(env.log.Handler(), slog.LevelWarn),
 	}
 	served := make(chan error, 1)
-	go func() { served <- hs.Serve(ln) }()
+	go func() { served <- c.serveHTTP(hs, ln) }()
 	env.log.Info("server started", "addr", ln.Addr().String(), "classes", classes,
-		"modules", c.modules)
+		"modules", c.modules, "tls", c.tlsCert != "", "auth", c.authFile != "")
+	if c.authFile == "" && !isLoopback(ln.Addr()) {
+		env.log.Warn("serving without -auth on a non-loopback address: "+
+			"every client that reaches it may call every exposed handler",
+			"addr", ln.Addr().String())
+	}
 
 	select {
 	case sig := <-signals:
@@ -195,8 +313,31 @@ func serve(env *cmdEnv, c *serveConfig, args []string) int {
 	return drain(env.log, srv, hs, rt, served, c.drainTimeout)
 }
 
+// loadPolicy loads the -auth file, or returns an empty policy without one.
+func (c *serveConfig) loadPolicy() (*server.Policy, error) {
+	if c.authFile == "" {
+		return &server.Policy{}, nil
+	}
+	return server.LoadPolicy(c.authFile)
+}
+
+// serveHTTP serves hs on ln, with TLS when -tls-cert is set.
+func (c *serveConfig) serveHTTP(hs *http.Server, ln net.Listener) error {
+	if c.tlsCert != "" {
+		return hs.ServeTLS(ln, c.tlsCert, c.tlsKey)
+	}
+	return hs.Serve(ln)
+}
+
+// isLoopback reports whether addr is a TCP address on a loopback interface.
+func isLoopback(addr net.Addr) bool {
+	tcp, ok := addr.(*net.TCPAddr)
+	return ok && tcp.IP.IsLoopback()
+}
+
 // startRuntime starts a runtime and loads the modules directory into it.
-func startRuntime(log *slog.Logger, c *serveConfig) (*runtime.Runtime, []string, error) {
+func startRuntime(log *slog.Logger, c *serveConfig,
+	rules runtime.CallRules) (*runtime.Runtime, []string, error) {
 	info, err := os.Stat(c.modules)
 	if err != nil {
 		return nil, nil, fmt.Errorf("modules directory: %w", err)
@@ -210,7 +351,7 @@ func startRuntime(log *slog.Logger, c *serveConfig) (*runtime.Runtime, []string,
 		}
 	}
 	ctx := context.Background()
-	rt, err := runtime.New(ctx, c.runtimeOptions(log))
+	rt, err := runtime.New(ctx, c.runtimeOptions(log, rules))
 	if err != nil {
 		return nil, nil, err
 	}

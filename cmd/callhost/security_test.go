@@ -1,0 +1,173 @@
+package main
+
+import (
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
+	"math/big"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+const testSecret = "cmd-test-secret-0123456789"
+
+// writeSelfSigned writes a self-signed certificate for 127.0.0.1 and its
+// key to dir, and returns their paths. The certificate is its own CA.
+func writeSelfSigned(t *testing.T, dir string) (certPath, keyPath string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "callhost test"},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(time.Hour),
+		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
+		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certPath, keyPath = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	writePEM(t, certPath, "CERTIFICATE", der)
+	writePEM(t, keyPath, "EC PRIVATE KEY", keyDER)
+	return certPath, keyPath
+}
+
+func writePEM(t *testing.T, path, typ string, der []byte) {
+	t.Helper()
+	b := pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der})
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// runCLIEnv runs the command with extra environment variables.
+func runCLIEnv(t *testing.T, env []string, args ...string) (string, string, int) {
+	t.Helper()
+	cmd := exec.Command(binary, args...)
+	cmd.Env = append(os.Environ(), env...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	var exit *exec.ExitError
+	if errors.As(err, &exit) {
+		return stdout.String(), stderr.String(), exit.ExitCode()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return stdout.String(), stderr.String(), 0
+}
+
+func TestServeAuthOverTLS(t *testing.T) {
+	dir := t.TempDir()
+	cert, key := writeSelfSigned(t, dir)
+	authFile := filepath.Join(dir, "auth.json")
+	policy := `{"tokens": [{"name": "web", "token": "` + testSecret + `",
+		"allow": {"svc": ["a", "team-*"]}}]}`
+	if err := os.WriteFile(authFile, []byte(policy), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := startServer(t, "-auth", authFile, "-tls-cert", cert, "-tls-key", key)
+	url := "wss://" + p.addr + "/ws"
+	base := []string{"call", "-addr", url, "-tls-ca", cert}
+
+	out, stderr, code := runCLI(t, append(base, "-token", testSecret, "svc/a", "echo", "[5]")...)
+	if code != 0 || strings.TrimSpace(out) != "5" {
+		t.Fatalf("allowed call: exit %d, stdout %q, stderr %q", code, out, stderr)
+	}
+	out, stderr, code = runCLIEnv(t, []string{"CALLHOST_TOKEN=" + testSecret},
+		append(base, "svc/team-1", "echo", "[6]")...)
+	if code != 0 || strings.TrimSpace(out) != "6" {
+		t.Fatalf("call with CALLHOST_TOKEN: exit %d, stdout %q, stderr %q", code, out, stderr)
+	}
+
+	_, stderr, code = runCLI(t, append(base, "-token", testSecret, "svc/b", "echo", "[1]")...)
+	want := `error: forbidden: token "web" may not call class "svc", id "b"`
+	if code != 1 || !strings.Contains(stderr, want) || strings.Contains(stderr, testSecret) {
+		t.Fatalf("forbidden call: exit %d, stderr %q, want %q", code, stderr, want)
+	}
+	_, stderr, code = runCLIEnv(t, []string{"CALLHOST_TOKEN="},
+		append(base, "svc/a", "echo", "[1]")...)
+	if code != 1 || !strings.Contains(stderr, "HTTP 401: missing bearer token") {
+		t.Fatalf("call without a token: exit %d, stderr %q", code, stderr)
+	}
+	_, stderr, code = runCLI(t, "call", "-addr", url, "-token", testSecret, "svc/a", "echo", "[1]")
+	if code != 1 || !strings.Contains(stderr, "certificate") {
+		t.Fatalf("call without -tls-ca: exit %d, stderr %q, want a certificate error", code,
+			stderr)
+	}
+}
+
+func TestServeLimitFlags(t *testing.T) {
+	p := startServer(t, "-max-result-bytes", "1000", "-max-id-bytes", "8")
+	_, stderr, code := runCLI(t, "call", "-addr", p.addr, "svc/a", "blob", "[2000]")
+	want := "error: too_large: result of svc.blob on svc/a is 200"
+	if code != 1 || !strings.Contains(stderr, want) || !strings.Contains(stderr, "max 1000") {
+		t.Fatalf("large result: exit %d, stderr %q, want %q", code, stderr, want)
+	}
+	_, stderr, code = runCLI(t, "call", "-addr", p.addr, "svc/abcdefghij", "echo", "[1]")
+	want = `error: bad_request: object id of 10 bytes for class "svc" is too long, max 8`
+	if code != 1 || !strings.Contains(stderr, want) {
+		t.Fatalf("long id: exit %d, stderr %q, want %q", code, stderr, want)
+	}
+	out, stderr, code := runCLI(t, "call", "-addr", p.addr, "svc/a", "blob", "[10]")
+	if code != 0 || strings.TrimSpace(out) == "" {
+		t.Fatalf("small result: exit %d, stdout %q, stderr %q", code, out, stderr)
+	}
+}
+
+func TestServeRejectsBadSecurityFlags(t *testing.T) {
+	cases := map[string][]string{
+		"invalid -max-call-bytes -1":                {"-max-call-bytes", "-1"},
+		"invalid -max-connections -5":               {"-max-connections", "-5"},
+		"-tls-cert and -tls-key go together":        {"-tls-cert", "x.pem"},
+		"invalid -max-queued-bytes -1: must not be": {"-max-queued-bytes", "-1"},
+	}
+	for want, flags := range cases {
+		_, stderr, code := runCLI(t, append([]string{"serve"}, flags...)...)
+		if code != exitUsage || !strings.Contains(stderr, want) {
+			t.Errorf("serve %v: exit %d, stderr %q, want %q", flags, code, stderr, want)
+		}
+	}
+	bad := filepath.Join(t.TempDir(), "auth.json")
+	if err := os.WriteFile(bad, []byte(`{"tokens": [{"name": "w", "token": "short"}]}`),
+		0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, stderr, code := runCLI(t, "serve", "-auth", bad, "-addr", "127.0.0.1:0",
+		"-modules", modulesDir, "-data-dir", t.TempDir())
+	if code != exitError || !strings.Contains(stderr, "secret is 5 bytes, min 16") {
+		t.Fatalf("bad -auth file: exit %d, stderr %q", code, stderr)
+	}
+}
+
+func TestIsLoopback(t *testing.T) {
+	cases := map[string]bool{"127.0.0.1": true, "::1": true, "0.0.0.0": false, "10.1.2.3": false}
+	for ip, want := range cases {
+		if got := isLoopback(&net.TCPAddr{IP: net.ParseIP(ip)}); got != want {
+			t.Errorf("isLoopback(%s) = %v, want %v", ip, got, want)
+		}
+	}
+}
