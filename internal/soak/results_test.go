@@ -1,0 +1,69 @@
+package soak
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	goruntime "runtime"
+	"strings"
+	"testing"
+	"time"
+)
+
+// report is the content of soak.json.
+type report struct {
+	Date       string  `json:"date"`
+	GoVersion  string  `json:"go_version"`
+	CPUs       int     `json:"cpus"`
+	Phase      string  `json:"phase_length"`
+	Clients    int     `json:"clients"`
+	Callers    int     `json:"callers_per_client"`
+	Phases     []phase `json:"phases"`
+	DropPct    float64 `json:"throughput_drop_percent"`
+	TargetPct  float64 `json:"target_drop_percent"`
+	MeetTarget bool    `json:"meets_target"`
+}
+
+// writeResults writes soak.json and soak.md to dir, relative to the
+// repository root unless absolute.
+func writeResults(t *testing.T, dir string, d time.Duration, base, faulty phase,
+	drop float64) {
+	if !filepath.IsAbs(dir) {
+		dir = filepath.Join("..", "..", dir)
+	}
+	r := report{Date: time.Now().UTC().Format(time.RFC3339), GoVersion: goruntime.Version(),
+		CPUs: goruntime.NumCPU(), Phase: d.String(), Clients: clients, Callers: callers,
+		Phases: []phase{base, faulty}, DropPct: 100 * drop, TargetPct: 10,
+		MeetTarget: drop < 0.10}
+	js, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	write(t, filepath.Join(dir, "soak.json"), append(js, '\n'))
+	write(t, filepath.Join(dir, "soak.md"), []byte(markdown(r)))
+}
+
+func markdown(r report) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# Soak test with faults\n\n%s, %s, %d CPUs, phases of %s, "+
+		"%d clients x %d callers.\nProduced by `CALLHOST_SOAK_DURATION=%s "+
+		"CALLHOST_SOAK_OUT=bench/results go test -run Soak -v ./internal/soak`.\n\n",
+		r.Date, r.GoVersion, r.CPUs, r.Phase, r.Clients, r.Callers, r.Phase)
+	b.WriteString("| phase | calls | failed | calls/s | faults | hostile calls | " +
+		"slow readers cut |\n|---|---|---|---|---|---|---|\n")
+	for _, p := range r.Phases {
+		fmt.Fprintf(&b, "| %s | %d | %d | %.0f | %d | %d | %d |\n", p.Name, p.Calls,
+			p.Failed, p.PerSec, p.Faults, p.Hostiles, p.Slow)
+	}
+	fmt.Fprintf(&b, "\nThroughput with faults is %.1f%% lower (target: under %.0f%%).\n",
+		r.DropPct, r.TargetPct)
+	return b.String()
+}
+
+func write(t *testing.T, path string, b []byte) {
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("wrote %s", path)
+}

@@ -1,0 +1,221 @@
+// Package soak runs well-behaved clients against a real server while hostile
+// guests and misbehaving clients run beside them, and checks that every
+// well-behaved call gets its correct outcome.
+//
+// Under go test it runs two phases of a few seconds each. For the full run,
+// which records its throughput in bench/results/soak.json and soak.md, set
+// the phase length and the output directory:
+//
+//	CALLHOST_SOAK_DURATION=60s CALLHOST_SOAK_OUT=bench/results \
+//		go test -run Soak -v -timeout 10m ./internal/soak
+//
+// A relative CALLHOST_SOAK_OUT is taken from the repository root.
+package soak
+
+import (
+	"context"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/callhost/callhost"
+	"github.com/callhost/callhost/client"
+	"github.com/callhost/callhost/internal/guesttest"
+	"github.com/callhost/callhost/runtime"
+	"github.com/callhost/callhost/server"
+	"github.com/callhost/callhost/store"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m, goleak.Cleanup(func(int) { guesttest.Cleanup() }))
+}
+
+// Sizes of the well-behaved load and of the server's limits.
+const (
+	clients      = 4        // well-behaved connections
+	callers      = 8        // goroutines calling on each connection
+	maxFrameSize = 64 << 10 // the server's frame limit
+	blobSize     = 60 << 10 // result size that the slow readers ask for
+	turnTimeout  = 500 * time.Millisecond
+)
+
+// env is a runtime and a server on 127.0.0.1 with the test guest loaded as
+// "calc" and the hostile guest as "hostile".
+type env struct {
+	rt  *runtime.Runtime
+	srv *server.Server
+	url string
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	ctx := context.Background()
+	rt, err := runtime.New(ctx, runtime.Options{Store: store.NewMemory(),
+		TurnTimeout: turnTimeout})
+	if err != nil {
+		t.Fatal(err)
+	}
+	load := map[string]string{"calc": "../../runtime/testdata/testguest",
+		"hostile": "../../runtime/testdata/hostile"}
+	for class, pkg := range load {
+		if err := rt.Load(ctx, class, guesttest.Build(t, pkg)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	srv := server.New(rt, server.Options{MaxFrameSize: maxFrameSize,
+		MaxQueuedBytes: 1 << 20})
+	ts := httptest.NewServer(srv)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(ctx); err != nil {
+			t.Errorf("server shutdown: %v", err)
+		}
+		ts.Close()
+		if err := rt.Shutdown(ctx); err != nil {
+			t.Errorf("runtime shutdown: %v", err)
+		}
+	})
+	return &env{rt: rt, srv: srv, url: "ws" + strings.TrimPrefix(ts.URL, "http") + "/ws"}
+}
+
+func (e *env) dial(t *testing.T) *client.Conn {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := client.Dial(ctx, e.url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// phaseLength returns the length of each phase: CALLHOST_SOAK_DURATION, or
+// 2 s.
+func phaseLength(t *testing.T) time.Duration {
+	v := os.Getenv("CALLHOST_SOAK_DURATION")
+	if v == "" {
+		return 2 * time.Second
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		t.Fatalf("CALLHOST_SOAK_DURATION: %v", err)
+	}
+	return d
+}
+
+// tally counts the outcomes of the well-behaved calls.
+type tally struct {
+	ok, bad atomic.Int64
+	mu      sync.Mutex
+	first   []string // the first failures
+}
+
+func (c *tally) fail(msg string) {
+	c.bad.Add(1)
+	c.mu.Lock()
+	if len(c.first) < 5 {
+		c.first = append(c.first, msg)
+	}
+	c.mu.Unlock()
+}
+
+// wellBehaved runs clients*callers goroutines that call calc/w<k>.double(i)
+// and check each result, until ctx ends.
+func wellBehaved(ctx context.Context, t *testing.T, e *env, c *tally) {
+	var wg sync.WaitGroup
+	for k := range clients {
+		conn := e.dial(t)
+		defer conn.Close()
+		for j := range callers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				callLoop(ctx, conn, callhost.Object("calc", "w"+string(rune('a'+k))), j, c)
+			}()
+		}
+	}
+	wg.Wait()
+}
+
+func callLoop(ctx context.Context, conn *client.Conn, to callhost.Address, j int, c *tally) {
+	for i := j; ctx.Err() == nil; i += callers {
+		cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		res, err := conn.Call(cctx, to, callhost.Op("double", i))
+		cancel()
+		var got int
+		if err == nil {
+			err = res.Decode(&got)
+		}
+		switch {
+		case err != nil:
+			c.fail(to.String() + ": " + err.Error())
+		case got != 2*i:
+			c.fail(to.String() + ": wrong result")
+		default:
+			c.ok.Add(1)
+		}
+	}
+}
+
+// phase is the outcome of one phase of well-behaved load.
+type phase struct {
+	Name     string  `json:"name"`
+	Seconds  float64 `json:"seconds"`
+	Calls    int64   `json:"calls"`
+	Failed   int64   `json:"failed"`
+	PerSec   float64 `json:"calls_per_second"`
+	Faults   int64   `json:"faults"`
+	Slow     int64   `json:"slow_readers_disconnected"`
+	Hostiles int64   `json:"hostile_calls"`
+}
+
+// run runs the well-behaved load for d, with the faults when withFaults.
+func run(t *testing.T, e *env, name string, d time.Duration, withFaults bool) phase {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	var c tally
+	var f *faults
+	if withFaults {
+		f = startFaults(ctx, t, e)
+	}
+	start := time.Now()
+	wellBehaved(ctx, t, e, &c)
+	secs := time.Since(start).Seconds()
+	p := phase{Name: name, Seconds: secs, Calls: c.ok.Load(), Failed: c.bad.Load(),
+		PerSec: float64(c.ok.Load()) / secs}
+	if f != nil {
+		f.wait(t)
+		p.Faults, p.Hostiles = f.count.Load(), f.hostile.Load()
+		p.Slow = e.srv.Stats().SlowReaders
+	}
+	if p.Failed > 0 {
+		t.Errorf("%s: %d well-behaved calls failed, first: %v", name, p.Failed, c.first)
+	}
+	if p.Calls == 0 {
+		t.Errorf("%s: no well-behaved call completed", name)
+	}
+	t.Logf("%s: %d calls in %.1fs, %.0f/s; %d faults, %d hostile calls, %d slow readers cut",
+		name, p.Calls, secs, p.PerSec, p.Faults, p.Hostiles, p.Slow)
+	return p
+}
+
+func TestSoak(t *testing.T) {
+	e := newEnv(t)
+	d := phaseLength(t)
+	base := run(t, e, "baseline", d, false)
+	faulty := run(t, e, "with faults", d, true)
+	if faulty.Faults == 0 || faulty.Hostiles == 0 {
+		t.Errorf("faults did not run: %+v", faulty)
+	}
+	drop := 1 - faulty.PerSec/base.PerSec
+	t.Logf("throughput with faults is %.1f%% lower", 100*drop)
+	if out := os.Getenv("CALLHOST_SOAK_OUT"); out != "" {
+		writeResults(t, out, d, base, faulty, drop)
+	}
+}
