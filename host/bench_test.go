@@ -89,3 +89,60 @@ func BenchmarkPool(b *testing.B) {
 		p.Put(i)
 	}
 }
+
+// BenchmarkTurnImports runs turns that make two host imports each (kv_put,
+// then kv_get of the same key), to show what an import adds to a turn.
+func BenchmarkTurnImports(b *testing.B) {
+	req := invoke("kv", argBin([]byte("counter")), argBin([]byte{1}))
+	for _, mode := range []struct {
+		name string
+		cfg  Config
+	}{
+		{"interruptible", Config{}},
+		{"uninterruptible", Config{Uninterruptible: true}},
+	} {
+		b.Run(mode.name, func(b *testing.B) {
+			_, p := newGuestPool(b, mode.cfg, PoolConfig{Max: 1})
+			i, err := p.Get(context.Background())
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer p.Put(i)
+			fx := newTestEffects()
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := i.Turn(context.Background(), req, fx); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkPoolParallel measures checkouts and returns from two goroutines
+// per CPU sharing a pool of one instance per CPU, the runtime's default.
+func BenchmarkPoolParallel(b *testing.B) {
+	e := newEngine(b, Config{})
+	m, err := e.Compile(context.Background(), "tiny", tinyModule().encode())
+	if err != nil {
+		b.Fatal(err)
+	}
+	p, err := m.NewPool(context.Background(), PoolConfig{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer p.Close(context.Background())
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.SetParallelism(2)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			i, err := p.Get(ctx)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			p.Put(i)
+		}
+	})
+}

@@ -1,0 +1,130 @@
+package calldelay
+
+import "fmt"
+
+// Target is one speed or reliability goal and whether a sweep met it.
+type Target struct {
+	Name     string `json:"name"`
+	Engine   string `json:"engine"`
+	Goal     string `json:"goal"`
+	Measured string `json:"measured"`
+	Met      *bool  `json:"met"` // nil when the sweep lacks the rows it needs
+}
+
+// Sizes the targets are judged at.
+const (
+	targetBatch = 1000000
+	targetSpeed = 100000
+	maxPeakRSS  = 1536 << 20 // 1.5 GiB
+)
+
+// evaluate judges the targets for every engine mode in the rows.
+func evaluate(rows []Row) []Target {
+	var out []Target
+	seen := map[string]bool{}
+	for _, r := range rows {
+		if seen[r.Engine] {
+			continue
+		}
+		seen[r.Engine] = true
+		out = append(out, evaluateEngine(rows, r.Engine)...)
+	}
+	return out
+}
+
+func evaluateEngine(rows []Row, engine string) []Target {
+	find := func(m Mode, ops int, fanout bool) *Row {
+		for i := range rows {
+			r := &rows[i]
+			if r.Mode == m && r.Ops == ops && r.Fanout == fanout && r.Engine == engine {
+				return r
+			}
+		}
+		return nil
+	}
+	ctn := find(ModeCtn, targetSpeed, false)
+	return []Target{
+		batchTarget("ctn, 1,000,000 operations in one batch", engine,
+			find(ModeCtn, targetBatch, false)),
+		batchTarget("ctn fan-out, 1,000,000 distinct objects", engine,
+			find(ModeCtn, targetBatch, true)),
+		ratioTarget("ctn per operation vs floor at 100,000", engine, ctn,
+			find(ModeFloor, targetSpeed, false), 3),
+		rateTarget("ctn throughput at 100,000", engine, ctn, 200000),
+		rateTarget("await-ws throughput on one connection at 100,000", engine,
+			find(ModeAwaitWS, targetSpeed, false), 50000),
+		ratioTarget("ctn per operation vs extism at 100,000", engine, ctn,
+			find(ModeExtism, targetSpeed, false), 1),
+	}
+}
+
+func verdict(ok bool) *bool { return &ok }
+
+func batchTarget(name, engine string, r *Row) Target {
+	t := Target{Name: name, Engine: engine,
+		Goal: "0 errors, no hang, peak RSS <= 1.5 GiB", Measured: "not run"}
+	if r == nil {
+		return t
+	}
+	t.Measured = fmt.Sprintf("%d/%d completed, %d errors, hang %v, peak RSS %s",
+		r.Completed, r.Ops, r.Errors, yesNo(r.Hang), fmtRSS(r.PeakRSSBytes))
+	if r.Failure != "" {
+		t.Measured += ", failed: " + firstLine(r.Failure)
+	}
+	t.Met = verdict(r.ok() && r.PeakRSSBytes > 0 && r.PeakRSSBytes <= maxPeakRSS)
+	return t
+}
+
+// ratioTarget checks that a's time per operation is at most limit times b's.
+func ratioTarget(name, engine string, a, b *Row, limit float64) Target {
+	t := Target{Name: name, Engine: engine, Measured: "not run"}
+	if limit == 1 {
+		t.Goal = "ctn faster per operation"
+	} else {
+		t.Goal = fmt.Sprintf("ctn <= %gx per operation", limit)
+	}
+	if a == nil || b == nil {
+		return t
+	}
+	if !a.ok() || !b.ok() || b.MSPerOp == 0 {
+		t.Measured = "a row failed"
+		t.Met = verdict(false)
+		return t
+	}
+	ratio := a.MSPerOp / b.MSPerOp
+	t.Measured = fmt.Sprintf("%.2f us vs %.2f us per operation: %.2fx",
+		a.MSPerOp*1000, b.MSPerOp*1000, ratio)
+	if limit == 1 {
+		t.Met = verdict(ratio < 1)
+	} else {
+		t.Met = verdict(ratio <= limit)
+	}
+	return t
+}
+
+func rateTarget(name, engine string, r *Row, min float64) Target {
+	t := Target{Name: name, Engine: engine, Goal: fmt.Sprintf(">= %.0f ops/s", min),
+		Measured: "not run"}
+	if r == nil {
+		return t
+	}
+	t.Measured = fmt.Sprintf("%.0f ops/s", r.OpsPerSec)
+	t.Met = verdict(r.ok() && r.OpsPerSec >= min)
+	return t
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
+
+func firstLine(s string) string {
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\n' {
+			return s[:i]
+		}
+	}
+	return s
+}
