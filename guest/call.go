@@ -1,7 +1,9 @@
 package guest
 
 import (
+	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/callhost/callhost"
 	"github.com/callhost/callhost/internal/abi"
@@ -85,15 +87,20 @@ func (c *Ctx) call(target Address, op Operation, then *Continuation, flags uint6
 	}
 	var cont *abi.Continuation
 	if then != nil {
-		if d.reg.byName[then.handler] == nil {
+		if !d.registered(then.handler) {
+			// The clone keeps then's strings, and with them then.args, from
+			// escaping, so the variadic slice of Then stays on the stack.
 			return 0, callhost.Errorf(callhost.CodeNotFound,
-				"guest: continuation handler %q is not registered", then.handler)
+				"guest: continuation handler %q is not registered", strings.Clone(then.handler))
 		}
 		cont = &abi.Continuation{Handler: then.handler, Args: then.args, Object: then.object}
 	}
-	timeout, err := timeoutMS(opts)
-	if err != nil {
-		return 0, err
+	var timeout uint64
+	if len(opts) > 0 {
+		var err error
+		if timeout, err = timeoutMS(opts); err != nil {
+			return 0, err
+		}
 	}
 	env, err := abi.AppendCall(d.callBuf[:0], target, op, cont, timeout, flags)
 	d.callBuf = env
@@ -101,6 +108,24 @@ func (c *Ctx) call(target Address, op Operation, then *Continuation, flags uint6
 		return 0, badRequest("guest: encode call to %s: %v", target, err)
 	}
 	return d.sendCall(env)
+}
+
+// registered reports whether a handler named name is registered. It
+// remembers the last handler found, because a turn usually names the same
+// continuation handler in every call, and a map lookup costs several wasm
+// function calls. The linker stores equal string constants once, so the
+// name is usually the registered name itself and compares by pointer. It
+// keeps the handler rather than name so that name does not escape.
+func (d *dispatcher) registered(name string) bool {
+	if h := d.lastCont; h != nil && len(h.name) == len(name) &&
+		(unsafe.StringData(h.name) == unsafe.StringData(name) || h.name == name) {
+		return true
+	}
+	h := d.reg.byName[name]
+	if h != nil {
+		d.lastCont = h
+	}
+	return h != nil
 }
 
 // sendCall passes a call envelope to the call import.

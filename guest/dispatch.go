@@ -9,6 +9,7 @@ import (
 	"github.com/callhost/callhost"
 	"github.com/callhost/callhost/internal/abi"
 	"github.com/callhost/callhost/internal/msgp"
+	"github.com/vmihailenco/msgpack/v5"
 )
 
 // defaultListPage is the number of pairs List requests from kv_list per
@@ -19,12 +20,13 @@ const defaultListPage = 1000
 // encodes the response. It owns every buffer a turn needs and reuses them, so
 // a turn of a handler with scalar arguments and result allocates nothing.
 type dispatcher struct {
-	reg  *registry
-	host hostImports
-	ctx  Ctx
-	args argReader
-	last *handler // handler of the last turn
-	out  []byte   // response; valid until the next turn
+	reg      *registry
+	host     hostImports
+	ctx      Ctx
+	args     argReader
+	last     *handler // handler of the last turn
+	lastCont *handler // last continuation handler found by registered
+	out      []byte   // response; valid until the next turn
 
 	// Scratch buffers for host imports.
 	kvBuf    []byte // kv_get output
@@ -161,9 +163,10 @@ func (a *argReader) reset(args []byte, handler string) {
 }
 
 // decode decodes the next argument, number i, into the value p points to.
-// The most common parameter types are read in place; others are decoded by
-// msgp.Unmarshal from the argument's bytes.
-func (a *argReader) decode(i int, p any) error {
+// The most common parameter types are read in place. Others are decoded from
+// the argument's bytes: by u, which is p as a msgpack.Unmarshaler or nil, or
+// else by msgp.Unmarshal.
+func (a *argReader) decode(i int, p any, u msgpack.Unmarshaler) error {
 	var err error
 	switch v := p.(type) {
 	case *int:
@@ -185,7 +188,11 @@ func (a *argReader) decode(i int, p any) error {
 	default:
 		var raw []byte
 		raw, err = a.r.ReadRaw()
-		if err == nil {
+		switch {
+		case err != nil:
+		case u != nil:
+			err = u.UnmarshalMsgpack(raw)
+		default:
 			err = msgp.Unmarshal(raw, p)
 		}
 	}

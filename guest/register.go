@@ -6,6 +6,7 @@ import (
 	"github.com/callhost/callhost"
 	"github.com/callhost/callhost/internal/abi"
 	"github.com/callhost/callhost/internal/msgp"
+	"github.com/vmihailenco/msgpack/v5"
 )
 
 // handlerFunc decodes a handler's arguments from args, runs the handler and
@@ -140,8 +141,9 @@ func bind0[R any](name string, exposed bool, fn func(*Ctx) (R, error)) *handler 
 func bind1[A, R any](name string, exposed bool, fn func(*Ctx, A) (R, error)) *handler {
 	mustFunc(name, fn == nil)
 	a, res := new(A), &resultSlot[R]{handler: name}
+	ua := unmarshalerOf(a)
 	run := func(c *Ctx, args *argReader, out []byte) ([]byte, error) {
-		err := args.decode(0, a)
+		err := args.decode(0, a, ua)
 		va := take(a)
 		if err != nil {
 			return out, err
@@ -158,10 +160,11 @@ func bind1[A, R any](name string, exposed bool, fn func(*Ctx, A) (R, error)) *ha
 func bind2[A, B, R any](name string, exposed bool, fn func(*Ctx, A, B) (R, error)) *handler {
 	mustFunc(name, fn == nil)
 	a, b, res := new(A), new(B), &resultSlot[R]{handler: name}
+	ua, ub := unmarshalerOf(a), unmarshalerOf(b)
 	run := func(c *Ctx, args *argReader, out []byte) ([]byte, error) {
-		err := args.decode(0, a)
+		err := args.decode(0, a, ua)
 		if err == nil {
-			err = args.decode(1, b)
+			err = args.decode(1, b, ub)
 		}
 		va, vb := take(a), take(b)
 		if err != nil {
@@ -180,13 +183,14 @@ func bind3[A, B, C, R any](name string, exposed bool,
 	fn func(*Ctx, A, B, C) (R, error)) *handler {
 	mustFunc(name, fn == nil)
 	a, b, c3, res := new(A), new(B), new(C), &resultSlot[R]{handler: name}
+	ua, ub, uc := unmarshalerOf(a), unmarshalerOf(b), unmarshalerOf(c3)
 	run := func(c *Ctx, args *argReader, out []byte) ([]byte, error) {
-		err := args.decode(0, a)
+		err := args.decode(0, a, ua)
 		if err == nil {
-			err = args.decode(1, b)
+			err = args.decode(1, b, ub)
 		}
 		if err == nil {
-			err = args.decode(2, c3)
+			err = args.decode(2, c3, uc)
 		}
 		va, vb, vc := take(a), take(b), take(c3)
 		if err != nil {
@@ -206,16 +210,17 @@ func bind4[A, B, C, D, R any](name string, exposed bool,
 	mustFunc(name, fn == nil)
 	a, b, c3, d, res := new(A), new(B), new(C), new(D),
 		&resultSlot[R]{handler: name}
+	ua, ub, uc, ud := unmarshalerOf(a), unmarshalerOf(b), unmarshalerOf(c3), unmarshalerOf(d)
 	run := func(c *Ctx, args *argReader, out []byte) ([]byte, error) {
-		err := args.decode(0, a)
+		err := args.decode(0, a, ua)
 		if err == nil {
-			err = args.decode(1, b)
+			err = args.decode(1, b, ub)
 		}
 		if err == nil {
-			err = args.decode(2, c3)
+			err = args.decode(2, c3, uc)
 		}
 		if err == nil {
-			err = args.decode(3, d)
+			err = args.decode(3, d, ud)
 		}
 		va, vb, vc, vd := take(a), take(b), take(c3), take(d)
 		if err != nil {
@@ -228,6 +233,15 @@ func bind4[A, B, C, D, R any](name string, exposed bool,
 		return res.append(out, v)
 	}
 	return &handler{name: name, exposed: exposed, arity: 4, run: run}
+}
+
+// unmarshalerOf returns the parameter slot p as a msgpack.Unmarshaler, or nil
+// when its type has no UnmarshalMsgpack method. The bind functions find it
+// once, at registration, because a type switch on an interface type costs an
+// itab lookup, several wasm function calls, on every turn.
+func unmarshalerOf(p any) msgpack.Unmarshaler {
+	u, _ := p.(msgpack.Unmarshaler)
+	return u
 }
 
 // take returns the value in slot and resets the slot to the zero value.

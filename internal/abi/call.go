@@ -43,6 +43,12 @@ func AppendCall(b []byte, target callhost.Address, op callhost.Operation,
 		b = msgp.AppendString(b, cont.Handler)
 		b = msgp.AppendArrayHeader(b, len(cont.Args))
 		for _, a := range cont.Args {
+			// A marker is tested here as a concrete type: msgp.Append finds
+			// it only through its Appender case, an itab lookup per argument.
+			if m, ok := a.(callhost.Marker); ok {
+				b, _ = m.AppendMsgpack(b)
+				continue
+			}
 			if b, err = msgp.Append(b, a); err != nil {
 				return b, err
 			}

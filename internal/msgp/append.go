@@ -16,11 +16,21 @@ func AppendBool(b []byte, v bool) []byte {
 	return append(b, 0xc2)
 }
 
-// AppendInt appends a signed integer in its shortest form.
+// AppendInt appends a signed integer in its shortest form. It repeats the
+// cases of AppendUint rather than calling it, because a function call costs a
+// wasm guest more than the code it saves.
 func AppendInt(b []byte, v int64) []byte {
 	switch {
+	case v >= 0 && v < 128:
+		return append(b, byte(v))
+	case v >= 0 && v <= math.MaxUint8:
+		return append(b, 0xcc, byte(v))
+	case v >= 0 && v <= math.MaxUint16:
+		return binary.BigEndian.AppendUint16(append(b, 0xcd), uint16(v))
+	case v >= 0 && v <= math.MaxUint32:
+		return binary.BigEndian.AppendUint32(append(b, 0xce), uint32(v))
 	case v >= 0:
-		return AppendUint(b, uint64(v))
+		return binary.BigEndian.AppendUint64(append(b, 0xcf), uint64(v))
 	case v >= -32:
 		return append(b, byte(v))
 	case v >= math.MinInt8:
