@@ -27,13 +27,18 @@ func (rt *Runtime) answerNow(msg *message, value []byte, err *callhost.Error) {
 		return
 	}
 	if err != nil {
-		rt.warns.warn("call without continuation failed", "call_id", msg.callID,
-			"from", msg.from.String(), "operation", opName(msg.steps),
-			"code", err.Code.String(), "error", err.Message)
+		rt.warnUnanswered(msg, err)
 	}
 	if msg.seq != 0 {
 		rt.commitAlone(&store.Batch{Consumed: []uint64{msg.seq}}, nil)
 	}
+}
+
+// warnUnanswered logs the failure of a call that no one waits for.
+func (rt *Runtime) warnUnanswered(msg *message, err *callhost.Error) {
+	rt.warns.warn("call without continuation failed", "call_id", msg.callID,
+		"from", msg.from.String(), "operation", opName(msg.steps),
+		"code", err.Code.String(), "error", err.Message)
 }
 
 // reject fails a committed invoke that its target did not accept.
@@ -54,41 +59,17 @@ func (rt *Runtime) complete(id uint64, value []byte, err *callhost.Error) bool {
 // call that is no longer pending counts as a dropped late result.
 func (rt *Runtime) resolve(id uint64, value []byte, err *callhost.Error, consumed uint64,
 	countLate bool) bool {
-	b := &store.Batch{}
+	r := newRun(rt, nil)
 	if consumed != 0 {
-		b.Consumed = append(b.Consumed, consumed)
+		r.batch.Consumed = append(r.batch.Consumed, consumed)
 	}
-	p := rt.pending.take(id)
-	if p == nil {
-		if countLate {
-			rt.late.Add(1)
-		}
-		rt.commitAlone(b, nil)
-		return false
-	}
-	if p.done != nil {
-		if err == nil {
-			value = append([]byte{}, value...)
-		}
-		p.done(value, err)
-		rt.commitAlone(b, nil)
-		return true
-	}
-	cont := rt.continuation(id, p, value, err)
-	if p.durable {
-		b.PendingDel = append(b.PendingDel, id)
-	}
-	if cont != nil && rt.durable {
-		cont.seq = rt.nextID.Add(1)
-		b.Messages = append(b.Messages,
-			store.Message{Seq: cont.seq, To: cont.to, Data: encodeMessage(cont)})
-	}
-	rt.commitAlone(b, func() {
-		if cont != nil {
-			rt.enqueueContinuation(cont)
-		}
-	})
-	return true
+	pending := r.settle(id, value, err, countLate)
+	// Count the outcome in Runtime.active until it applies, so Shutdown
+	// waits for it; apply subtracts ran.
+	r.ran = 1
+	rt.active.Add(1)
+	r.commit(func() {})
+	return pending
 }
 
 // commitAlone commits a batch outside a run and calls then once it is

@@ -7,7 +7,8 @@ import (
 	"github.com/callhost/callhost/store"
 )
 
-// runEffects collects what the turns of one run of an object do. A run is up
+// runEffects collects what the turns of one run of an object do, or, with no
+// object, what one outcome delivered outside a run does. A run is up
 // to Options.MaxBatch turns of one object on one instance. Its effects go to the
 // store as one batch, and only once the store reports the batch durable does
 // anything become visible to other objects and callers. Until then the object
@@ -121,38 +122,47 @@ func (r *runEffects) store(msg *message) {
 
 // answer gives the call msg served its outcome, as part of the run.
 func (r *runEffects) answer(msg *message, value []byte, err *callhost.Error) {
-	rt := r.rt
 	if msg.replyTo == 0 {
 		if err != nil {
-			rt.warns.warn("call without continuation failed", "call_id", msg.callID,
-				"from", msg.from.String(), "operation", opName(msg.steps),
-				"code", err.Code.String(), "error", err.Message)
+			r.rt.warnUnanswered(msg, err)
 		}
 		return
 	}
-	p := rt.pending.take(msg.replyTo)
+	r.settle(msg.replyTo, value, err, true)
+}
+
+// settle takes call id out of the pending table and adds its outcome to the
+// run: a callback for an outside caller, or a continuation message. It
+// reports whether the call was still pending; countLate says whether an
+// outcome for a call that is not counts as a dropped late result.
+func (r *runEffects) settle(id uint64, value []byte, err *callhost.Error, countLate bool) bool {
+	rt := r.rt
+	p := rt.pending.take(id)
 	if p == nil {
-		rt.late.Add(1)
-		return
+		if countLate {
+			rt.late.Add(1)
+		}
+		return false
 	}
 	if p.done != nil {
 		if err == nil {
 			value = append([]byte{}, value...)
 		}
 		r.callbacks = append(r.callbacks, callback{p: p, value: value, err: err})
-		return
+		return true
 	}
-	cont := rt.continuation(msg.replyTo, p, value, err)
+	cont := rt.continuation(id, p, value, err)
 	if p.durable {
-		r.batch.PendingDel = append(r.batch.PendingDel, msg.replyTo)
+		r.batch.PendingDel = append(r.batch.PendingDel, id)
 	}
 	if cont == nil {
-		return
+		return true
 	}
 	if rt.durable {
 		r.store(cont)
 	}
 	r.conts = append(r.conts, cont)
+	return true
 }
 
 // commit sends the batch to the store and applies the effects once it is
@@ -204,7 +214,11 @@ func (r *runEffects) apply(err error) {
 // them from the store.
 func (r *runEffects) fail(err error) {
 	rt := r.rt
-	rt.log.Error("commit failed: the effects of a run are lost", "object", r.obj.addr.String(),
+	object := ""
+	if r.obj != nil {
+		object = r.obj.addr.String()
+	}
+	rt.log.Error("commit failed: the effects of a run are lost", "object", object,
 		"turns", r.ran, "calls", len(r.sends), "error", err)
 	cerr := callhost.Errorf(callhost.CodeInternal, "storage commit failed: %v", err)
 	for _, cb := range r.callbacks {
