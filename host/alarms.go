@@ -9,24 +9,7 @@ import (
 // The alarm imports of docs/abi.md: alarm_set, alarm_cancel and alarm_list.
 
 func importAlarmSet(ctx context.Context, _ api.Module, stack []uint64) {
-	i := instanceOf(ctx)
-	if i == nil {
-		setI64(stack, rcError)
-		return
-	}
-	i.imports.pending = opNone
-	env, ok := i.read("alarm_set", "envelope", stack[0], stack[1])
-	if !ok {
-		setI64(stack, rcError)
-		return
-	}
-	id, err := i.imports.fx.SetAlarm(env)
-	if err != nil {
-		i.imports.fromEffects("alarm_set", err)
-		setI64(stack, rcError)
-		return
-	}
-	setI64(stack, int64(id))
+	importEnvelope(ctx, stack, "alarm_set", Effects.SetAlarm)
 }
 
 // importAlarmCancel returns 1 when the alarm existed, 0 when it did not, and

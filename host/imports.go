@@ -193,20 +193,27 @@ func setI32(stack []uint64, v int32) { stack[0] = api.EncodeI32(v) }
 func setI64(stack []uint64, v int64) { stack[0] = api.EncodeI64(v) }
 
 func importCall(ctx context.Context, _ api.Module, stack []uint64) {
+	importEnvelope(ctx, stack, "call", Effects.Call)
+}
+
+// importEnvelope runs an import that passes one envelope to fx and returns
+// the id fx hands back: call and alarm_set.
+func importEnvelope(ctx context.Context, stack []uint64, name string,
+	fx func(Effects, []byte) (uint64, error)) {
 	i := instanceOf(ctx)
 	if i == nil {
 		setI64(stack, rcError)
 		return
 	}
 	i.imports.pending = opNone
-	env, ok := i.read("call", "envelope", stack[0], stack[1])
+	env, ok := i.read(name, "envelope", stack[0], stack[1])
 	if !ok {
 		setI64(stack, rcError)
 		return
 	}
-	id, err := i.imports.fx.Call(env)
+	id, err := fx(i.imports.fx, env)
 	if err != nil {
-		i.imports.fromEffects("call", err)
+		i.imports.fromEffects(name, err)
 		setI64(stack, rcError)
 		return
 	}
