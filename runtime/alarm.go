@@ -1,7 +1,6 @@
 package runtime
 
 import (
-	"fmt"
 	"sort"
 	"sync"
 	"time"
@@ -136,23 +135,12 @@ func encodeAlarm(handler string, args []byte, attempt int) []byte {
 
 func decodeAlarm(data []byte) (handler string, args []byte, attempt int, err error) {
 	r := msgp.NewReader(data)
-	n, err := r.ReadArrayHeader()
-	if err == nil && n < 4 {
-		err = fmt.Errorf("alarm record has %d fields, want 4", n)
-	}
-	if err == nil {
-		_, err = r.ReadUint()
-	}
-	if err == nil {
-		handler, err = r.ReadString()
-	}
-	if err == nil {
-		args, err = readOwnedBytes(&r)
-	}
 	var a uint64
-	if err == nil {
-		a, err = r.ReadUint()
-	}
+	err = readRecord(&r, "alarm",
+		func() (err error) { handler, err = r.ReadString(); return },
+		func() (err error) { args, err = readOwnedBytes(&r); return },
+		func() (err error) { a, err = r.ReadUint(); return },
+	)
 	return handler, args, int(a), err
 }
 

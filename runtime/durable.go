@@ -60,13 +60,8 @@ func encodeMessage(msg *message) []byte {
 func decodeMessage(data []byte) (*message, error) {
 	r := msgp.NewReader(data)
 	msg := &message{}
-	n, err := r.ReadArrayHeader()
-	if err == nil && n < 11 {
-		err = fmt.Errorf("message record has %d fields, want 11", n)
-	}
-	var format, kind, attempt uint64
-	read := []func() error{
-		func() (err error) { format, err = r.ReadUint(); return },
+	var kind, attempt uint64
+	err := readRecord(&r, "message",
 		func() (err error) { kind, err = r.ReadUint(); return },
 		func() (err error) { msg.callID, err = r.ReadUint(); return },
 		func() (err error) { msg.replyTo, err = r.ReadUint(); return },
@@ -77,21 +72,38 @@ func decodeMessage(data []byte) (*message, error) {
 		func() (err error) { msg.handler, err = r.ReadString(); return },
 		func() (err error) { msg.args, err = readOwnedBytes(&r); return },
 		func() (err error) { attempt, err = r.ReadUint(); return },
-	}
-	for _, f := range read {
-		if err != nil {
-			break
-		}
-		err = f()
-	}
-	if err == nil && format != recordFormat {
-		err = fmt.Errorf("message record format %d, want %d", format, recordFormat)
-	}
+	)
 	if err != nil {
-		return nil, fmt.Errorf("decode message record: %w", err)
+		return nil, err
 	}
 	msg.kind, msg.attempt = messageKind(kind), int(attempt)
 	return msg, nil
+}
+
+// readRecord reads the header and format number of a record, then its fields
+// in order, one function per field.
+func readRecord(r *msgp.Reader, name string, fields ...func() error) error {
+	n, err := r.ReadArrayHeader()
+	if err == nil && n < len(fields)+1 {
+		err = fmt.Errorf("%d fields, want %d", n, len(fields)+1)
+	}
+	if err == nil {
+		var format uint64
+		format, err = r.ReadUint()
+		if err == nil && format != recordFormat {
+			err = fmt.Errorf("format %d, want %d", format, recordFormat)
+		}
+	}
+	for _, read := range fields {
+		if err != nil {
+			break
+		}
+		err = read()
+	}
+	if err != nil {
+		return fmt.Errorf("decode %s record: %w", name, err)
+	}
+	return nil
 }
 
 func readOwnedBytes(r *msgp.Reader) ([]byte, error) {
@@ -121,14 +133,8 @@ func encodePending(p *pending) []byte {
 func decodePending(data []byte) (*pending, error) {
 	r := msgp.NewReader(data)
 	p := &pending{durable: true}
-	n, err := r.ReadArrayHeader()
-	if err == nil && n < 10 {
-		err = fmt.Errorf("pending record has %d fields, want 10", n)
-	}
-	var format uint64
 	var timeout, deadline int64
-	read := []func() error{
-		func() (err error) { format, err = r.ReadUint(); return },
+	err := readRecord(&r, "pending",
 		func() (err error) { p.target, err = abi.ReadAddress(&r); return },
 		func() (err error) { p.steps, err = readOwnedBytes(&r); return },
 		func() (err error) { timeout, err = r.ReadInt(); return },
@@ -138,18 +144,9 @@ func decodePending(data []byte) (*pending, error) {
 		func() (err error) { p.args, err = readOwnedBytes(&r); return },
 		func() (err error) { p.placeholder, err = r.ReadBool(); return },
 		func() (err error) { p.hops, err = readHopsList(&r); return },
-	}
-	for _, f := range read {
-		if err != nil {
-			break
-		}
-		err = f()
-	}
-	if err == nil && format != recordFormat {
-		err = fmt.Errorf("pending record format %d, want %d", format, recordFormat)
-	}
+	)
 	if err != nil {
-		return nil, fmt.Errorf("decode pending record: %w", err)
+		return nil, err
 	}
 	p.timeout, p.deadline = time.Duration(timeout), time.Unix(0, deadline)
 	return p, nil
