@@ -10,7 +10,7 @@ import (
 
 // Submission is a call from outside the runtime.
 type Submission struct {
-	// From is the caller's address, which the target sees as its caller.
+	// From is the caller's address, which the target receives as its caller.
 	// Default: class callhost.ClassEmbed, id "go".
 	From callhost.Address
 	// To is the target object or client.
@@ -120,7 +120,7 @@ type CallOption func(*Submission)
 // WithTimeout sets the call's deadline.
 func WithTimeout(d time.Duration) CallOption { return func(s *Submission) { s.Timeout = d } }
 
-// WithCaller sets the address the target sees as its caller.
+// WithCaller sets the address the target receives as its caller.
 func WithCaller(a callhost.Address) CallOption { return func(s *Submission) { s.From = a } }
 
 func (rt *Runtime) submission(to callhost.Address, op callhost.Operation,

@@ -55,7 +55,7 @@ func (rt *Runtime) complete(id uint64, value []byte, err *callhost.Error) bool {
 // resolve delivers the outcome of call id if it is still pending: to the
 // callback of an outside caller, or as a continuation committed to the store
 // and then queued on the calling object. consumed, when not 0, is a stored
-// message removed in the same commit. countLate says whether an outcome for a
+// message removed in the same commit. countLate selects whether an outcome for a
 // call that is no longer pending counts as a dropped late result.
 func (rt *Runtime) resolve(id uint64, value []byte, err *callhost.Error, consumed uint64,
 	countLate bool) bool {

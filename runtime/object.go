@@ -7,7 +7,7 @@ import (
 	"github.com/callhost/callhost"
 )
 
-// messageKind says what a queued message runs.
+// messageKind is the kind of work a queued message runs.
 type messageKind uint8
 
 const (

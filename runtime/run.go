@@ -120,7 +120,7 @@ func (r *runEffects) store(msg *message) {
 		store.Message{Seq: msg.seq, To: msg.to, Data: encodeMessage(msg)})
 }
 
-// answer gives the call msg served its outcome, as part of the run.
+// answer delivers the outcome of the call msg served, as part of the run.
 func (r *runEffects) answer(msg *message, value []byte, err *callhost.Error) {
 	if msg.replyTo == 0 {
 		if err != nil {
@@ -133,8 +133,8 @@ func (r *runEffects) answer(msg *message, value []byte, err *callhost.Error) {
 
 // settle takes call id out of the pending table and adds its outcome to the
 // run: a callback for an outside caller, or a continuation message. It
-// reports whether the call was still pending; countLate says whether an
-// outcome for a call that is not counts as a dropped late result.
+// reports whether the call was still pending. countLate selects whether an
+// outcome for a call that is no longer pending counts as a dropped late result.
 func (r *runEffects) settle(id uint64, value []byte, err *callhost.Error, countLate bool) bool {
 	rt := r.rt
 	p := rt.pending.take(id)
@@ -209,8 +209,8 @@ func (r *runEffects) apply(err error) {
 // fail handles a batch the store could not commit. Nothing of it was applied,
 // so the calls it sent and the continuations it queued do not exist.
 //
-// NOTE: the pending calls this run answered were already taken from the
-// pending table, so their callers get no outcome until a restart recovers
+// NOTE: the pending calls whose outcomes this run delivered were already taken
+// from the pending table, so their callers get no outcome until a restart recovers
 // them from the store.
 func (r *runEffects) fail(err error) {
 	rt := r.rt

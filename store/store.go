@@ -115,7 +115,7 @@ type Alarm struct {
 	Data   []byte
 }
 
-// State is what [Store.Load] returns.
+// State is the recovered content that [Store.Load] returns.
 type State struct {
 	Messages []Message // in Seq order
 	Pending  []Pending
