@@ -25,23 +25,25 @@
 //
 // # Deadlines
 //
-// By default guests are compiled so that the host can stop them. One watchdog
-// goroutine per engine checks the running turns on each tick (a sixteenth of the
-// timeout, between 1 and 100 ms). When a turn runs past its deadline, or the
-// context given to Turn is done, the watchdog closes a channel that the runtime
-// watches, and the guest stops at its next loop iteration or call. This
-// costs a goroutine per export call and a check in every guest loop. With
-// [Config.Uninterruptible] guests run without these checks, several times faster,
-// but a late turn can only be failed after it returns, and a guest that never
-// returns keeps its goroutine forever. Neither mode interrupts a host import that
-// blocks, or a guest blocked in a WASI call. The guest's clocks are real; its
-// sleep returns at once.
+// By default [Engine.Compile] rewrites each module so that the host can stop it:
+// package preempt inserts a check of an exported interrupt global at every
+// function entry and loop header. One watchdog goroutine per engine checks the
+// running turns on each tick (a sixteenth of the timeout, between 1 and 100 ms).
+// When a turn runs past its deadline, or the context given to Turn is done, the
+// watchdog sets the instance's global, and the guest traps at its next check. A
+// check is a load and a branch; wazero's own mechanism, WithCloseOnContextDone,
+// which the engine does not use, exits to Go at every loop header and starts a
+// goroutine per export call. With [Config.Uninterruptible] guests run
+// unchanged, but a late turn can only be failed after it returns, and a guest
+// that never returns keeps its goroutine forever. Neither mode interrupts a
+// host import that blocks, or a guest blocked in a WASI call. The guest's
+// clocks are real; its sleep returns at once.
 //
 // # Host imports
 //
 // Import functions find their instance through the context of the export call,
-// which each instance allocates once, so a turn allocates nothing on the host side
-// in uninterruptible mode. An import given a range outside the guest's memory does
+// which each instance allocates once, so a turn allocates nothing on the host side.
+// An import given a range outside the guest's memory does
 // not trap: it sets last_error to bad_request (code 1) and returns -2; log, which
 // returns nothing, drops the message. last_error returns 0 bytes when no import
 // failed during the turn. An error from an [Effects] method reaches the guest with

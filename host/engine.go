@@ -32,15 +32,17 @@ type Config struct {
 	// TurnTimeout is the deadline of one turn. 0 means [DefaultTurnTimeout].
 	TurnTimeout time.Duration
 
-	// Uninterruptible compiles guests without the checks that let the host stop
-	// them. Interruptible guests (the default) pay for a goroutine per export call
-	// and a call into the host at every loop iteration. In BenchmarkTurn that makes
-	// a small turn several times slower, and loop-heavy code slows down more.
+	// Uninterruptible compiles guests as they are. By default [Engine.Compile]
+	// inserts a check of an interrupt flag at every function entry and loop
+	// header of the guest, which the watchdog sets to stop a turn; it costs a
+	// load and a branch each time (see package preempt for measurements).
 	//
-	// Uninterruptible guests run at full speed, but nothing can stop one. A turn
-	// past its deadline still fails with [ErrTurnDeadline], but only once the guest
-	// returns, and a guest that never returns keeps its goroutine and its instance
-	// for good. Choose it only for trusted guest code.
+	// Uninterruptible guests run without the checks, but nothing can stop one. A
+	// turn past its deadline still fails with [ErrTurnDeadline], but only once the
+	// guest returns, and a guest that never returns keeps its goroutine and its
+	// instance for good. Go cannot preempt a guest's machine code either, so a
+	// garbage collection of the host process waits until such a turn returns.
+	// Choose it only for trusted guest code.
 	Uninterruptible bool
 
 	// Logger receives the engine's few log records. Nil discards them.
@@ -79,9 +81,9 @@ func NewEngine(ctx context.Context, cfg Config) (*Engine, error) {
 	if e.log == nil {
 		e.log = slog.New(slog.DiscardHandler)
 	}
-	rc := wazero.NewRuntimeConfig().
-		WithMemoryLimitPages(cfg.MemoryLimitPages).
-		WithCloseOnContextDone(!cfg.Uninterruptible)
+	// The inserted interrupt checks replace WithCloseOnContextDone, which would
+	// exit to Go at every loop header and start a goroutine per export call.
+	rc := wazero.NewRuntimeConfig().WithMemoryLimitPages(cfg.MemoryLimitPages)
 	if cfg.CacheDir != "" {
 		cache, err := wazero.NewCompilationCacheWithDir(cfg.CacheDir)
 		if err != nil {
@@ -109,7 +111,9 @@ func (e *Engine) instantiateImports(ctx context.Context) error {
 }
 
 // Close closes every pool of the engine, its modules and their instances, and the
-// runtime. Turns still running in interruptible mode are stopped and fail.
+// runtime. Turns still running in interruptible mode are stopped and fail; Close
+// waits for them to return until ctx is done, because the runtime's code must
+// not be released under a running guest.
 func (e *Engine) Close(ctx context.Context) error {
 	e.mu.Lock()
 	if e.closed {
@@ -126,6 +130,7 @@ func (e *Engine) Close(ctx context.Context) error {
 	for _, p := range pools {
 		errs = append(errs, p.Close(ctx))
 	}
+	errs = append(errs, e.wd.stopAll(ctx))
 	e.wd.close()
 	errs = append(errs, e.closeRuntime(ctx))
 	return errors.Join(errs...)

@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -200,6 +202,77 @@ func TestTurnStoppedByContext(t *testing.T) {
 	if !i.Broken() {
 		t.Error("instance not broken after a stopped turn")
 	}
+}
+
+// TestSpinSurvivesGarbageCollection runs garbage collections while a guest
+// spins. Go cannot preempt wazero's machine code; the inserted checks exit to
+// Go often enough that each collection finishes and the watchdog still stops
+// the turn.
+func TestSpinSurvivesGarbageCollection(t *testing.T) {
+	_, p := newGuestPool(t, Config{TurnTimeout: 300 * time.Millisecond}, PoolConfig{Max: 1})
+	i, err := p.Get(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Put(i)
+	done := make(chan error, 1)
+	go func() {
+		_, err := i.Turn(context.Background(), invoke("spin"), nil)
+		done <- err
+	}()
+	for gcs := 0; ; gcs++ {
+		select {
+		case err := <-done:
+			if !errors.Is(err, ErrTurnDeadline) {
+				t.Fatalf("Turn error = %v, want ErrTurnDeadline", err)
+			}
+			if gcs == 0 {
+				t.Fatal("no garbage collection finished while the guest ran")
+			}
+			return
+		case <-time.After(5 * time.Second):
+			t.Fatal("spin still runs 5 s after it started")
+		default:
+			runtime.GC()
+		}
+	}
+}
+
+// TestCloseStopsRunningTurn closes the engine while a guest spins with a
+// long deadline: Close stops the turn and waits for it.
+func TestCloseStopsRunningTurn(t *testing.T) {
+	e, err := NewEngine(context.Background(), Config{TurnTimeout: time.Minute,
+		CacheDir: filepath.Join(testDir, "cache")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := e.Compile(context.Background(), "guest", guestWasm(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := m.NewPool(context.Background(), PoolConfig{Max: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	i, err := p.Get(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := i.Turn(context.Background(), invoke("spin"), nil)
+		done <- err
+	}()
+	time.Sleep(50 * time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := e.Close(ctx); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if err := <-done; !errors.Is(err, ErrClosed) {
+		t.Fatalf("Turn error = %v, want ErrClosed", err)
+	}
+	p.Put(i)
 }
 
 func TestUninterruptibleDeadline(t *testing.T) {

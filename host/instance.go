@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/callhost/callhost/internal/preempt"
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/sys"
@@ -48,14 +49,18 @@ type Instance struct {
 	pool   *Pool
 	out    atomic.Bool // handed out by pool
 
+	// interrupt is the global that the module's inserted checks read; setting
+	// it to 1 makes the guest trap at its next function entry or loop header.
+	// It is nil when the engine is uninterruptible.
+	interrupt api.MutableGlobal
+
 	// Turn state shared with the watchdog.
 	wmu       sync.Mutex
 	active    bool
 	start     time.Duration   // since the watchdog's epoch
 	watchDone <-chan struct{} // Done of the context passed to Turn
 	stop      stopReason
-	done      chan struct{} // closed to stop the running call; nil when uninterruptible
-	stopped   atomic.Bool   // done is closed
+	stopped   atomic.Bool // the watchdog set interrupt
 }
 
 // newInstance instantiates the module and runs its _initialize export.
@@ -65,9 +70,6 @@ func (m *Module) newInstance(ctx context.Context) (*Instance, error) {
 	i.tctx.inst = i
 	i.tctx.parent = context.Background()
 	i.imports.reset()
-	if !e.cfg.Uninterruptible {
-		i.done = make(chan struct{})
-	}
 	cfg := wazero.NewModuleConfig().
 		WithName("").
 		WithStartFunctions().
@@ -82,6 +84,15 @@ func (m *Module) newInstance(ctx context.Context) (*Instance, error) {
 	i.wm, i.mem = wm, wm.Memory()
 	i.fnBuf = wm.ExportedFunction(exportBuffer)
 	i.fnTurn = wm.ExportedFunction(exportTurn)
+	if !e.cfg.Uninterruptible {
+		g, ok := wm.ExportedGlobal(preempt.ExportName).(api.MutableGlobal)
+		if !ok {
+			_ = wm.Close(ctx)
+			return nil, fmt.Errorf("host: module %q: instance lacks the mutable global %q "+
+				"that compilation inserts", m.name, preempt.ExportName)
+		}
+		i.interrupt = g
+	}
 	e.wd.add(i)
 	if err := i.initialize(ctx); err != nil {
 		i.close(ctx)
@@ -222,6 +233,8 @@ func (i *Instance) fail(ctx context.Context, stop stopReason, err error) error {
 		i.mod.e.log.Debug("host: instance discarded", "module", name, "reason", "deadline")
 		return fmt.Errorf("host: module %q: %w (%v)", name, ErrTurnDeadline,
 			i.mod.e.cfg.TurnTimeout)
+	case stopClosed:
+		return fmt.Errorf("host: module %q: turn stopped: %w", name, ErrClosed)
 	case stopCanceled:
 		cause := ctx.Err()
 		if cause == nil {
@@ -288,9 +301,29 @@ func (i *Instance) check(now, limit time.Duration, interruptible bool) stopReaso
 	}
 	if interruptible {
 		i.stopped.Store(true)
-		close(i.done)
+		i.interrupt.Set(1)
 	}
 	return i.stop
+}
+
+// stopForClose stops the running call, if any, because the engine closes.
+func (i *Instance) stopForClose(interruptible bool) {
+	i.wmu.Lock()
+	defer i.wmu.Unlock()
+	if !i.active || i.stop != stopNone {
+		return
+	}
+	i.stop = stopClosed
+	if interruptible {
+		i.stopped.Store(true)
+		i.interrupt.Set(1)
+	}
+}
+
+func (i *Instance) isActive() bool {
+	i.wmu.Lock()
+	defer i.wmu.Unlock()
+	return i.active
 }
 
 func isDone(c <-chan struct{}) bool {
@@ -306,16 +339,17 @@ func isDone(c <-chan struct{}) bool {
 }
 
 // turnCtx is the context of every export call on one instance, allocated with the
-// instance. Host imports find their instance in it. The runtime watches Done
-// during interruptible calls and stops the guest when the watchdog closes it.
-// Values come from the context passed to Turn.
+// instance. Host imports find their instance in it. It is never done: the
+// watchdog stops a guest through its interrupt global, not through the context,
+// so that wazero needs no goroutine per call. Err reports a stopped turn to host
+// imports that check it. Values come from the context passed to Turn.
 type turnCtx struct {
 	inst   *Instance
 	parent context.Context
 }
 
 func (c *turnCtx) Deadline() (time.Time, bool) { return c.parent.Deadline() }
-func (c *turnCtx) Done() <-chan struct{}       { return c.inst.done }
+func (c *turnCtx) Done() <-chan struct{}       { return nil }
 func (c *turnCtx) Value(key any) any           { return c.parent.Value(key) }
 
 func (c *turnCtx) Err() error {

@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/callhost/callhost/internal/msgp"
+	"github.com/callhost/callhost/internal/preempt"
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 )
@@ -55,6 +56,12 @@ type Module struct {
 func (e *Engine) Compile(ctx context.Context, name string, wasm []byte) (*Module, error) {
 	if e.isClosed() {
 		return nil, ErrClosed
+	}
+	if !e.cfg.Uninterruptible {
+		var err error
+		if wasm, err = preempt.Instrument(wasm); err != nil {
+			return nil, fmt.Errorf("%w: module %q: %w", ErrBadModule, name, err)
+		}
 	}
 	compiled, err := e.rt.CompileModule(ctx, wasm)
 	if err != nil {

@@ -1,6 +1,8 @@
 package host
 
 import (
+	"context"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -20,13 +22,14 @@ const (
 	stopNone     stopReason = iota
 	stopDeadline            // the turn ran past the turn timeout
 	stopCanceled            // the context passed to Turn was done
+	stopClosed              // the engine closed
 )
 
 // watchdog is the engine's one goroutine that enforces turn deadlines. A turn
 // records its start time instead of arming a timer, and on each tick the watchdog
 // checks every instance in a turn. In interruptible
-// mode it stops a late or canceled turn by closing the instance's done channel,
-// which the runtime watches during every export call. In uninterruptible mode it
+// mode it stops a late or canceled turn by setting the instance's interrupt
+// global, which the guest's inserted checks read. In uninterruptible mode it
 // only marks the turn late, so that the turn fails when it returns.
 type watchdog struct {
 	tick          time.Duration
@@ -108,6 +111,39 @@ func (w *watchdog) remove(i *Instance) {
 	w.mu.Lock()
 	delete(w.insts, i)
 	w.mu.Unlock()
+}
+
+// stopAll stops every running turn, then waits until none runs or
+// ctx is done. In uninterruptible mode it only waits.
+func (w *watchdog) stopAll(ctx context.Context) error {
+	w.mu.Lock()
+	for i := range w.insts {
+		i.stopForClose(w.interruptible)
+	}
+	w.mu.Unlock()
+	for {
+		if w.running() == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("host: %d turns still running at close: %w", w.running(), ctx.Err())
+		case <-time.After(time.Millisecond):
+		}
+	}
+}
+
+// running returns the number of instances in an export call.
+func (w *watchdog) running() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n := 0
+	for i := range w.insts {
+		if i.isActive() {
+			n++
+		}
+	}
+	return n
 }
 
 func (w *watchdog) close() {

@@ -110,8 +110,10 @@ type Options struct {
 	// Default: 2048 (128 MiB).
 	MemoryLimitPages uint32
 	// Uninterruptible compiles guests without the checks that let a turn
-	// deadline stop a guest stuck in a loop. Turns run faster, but such a
-	// guest then holds its worker for good. Use it only for trusted modules.
+	// deadline stop a guest stuck in a loop (see host.Config.Uninterruptible).
+	// The checks cost little; without them such a guest holds its worker for
+	// good, and a garbage collection of the host waits for it. Use it only
+	// for trusted modules.
 	Uninterruptible bool
 }
 
