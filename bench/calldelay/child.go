@@ -11,6 +11,7 @@ import (
 	"os"
 	goruntime "runtime"
 	"runtime/pprof"
+	"runtime/trace"
 	"strconv"
 	"time"
 
@@ -94,7 +95,8 @@ func parseChildArgs(args []string) (*childArgs, error) {
 // closes its standard input.
 //
 // With CALLDELAY_PROFILE set to a path prefix, the child writes a CPU
-// profile to PREFIX-MODE.cpu and an allocation profile to PREFIX-MODE.alloc.
+// profile to PREFIX-MODE.cpu, an execution trace to PREFIX-MODE.trace and an
+// allocation profile to PREFIX-MODE.alloc.
 func ChildMain(args []string, stdout io.Writer) int {
 	em := load.NewEmitter(stdout)
 	a, err := parseChildArgs(args)
@@ -295,8 +297,9 @@ func (f *floor) op(i int) error {
 	return checkDouble(i, callhost.Result(value), nil)
 }
 
-// startProfiles starts a CPU profile when prefix is set and returns the
-// function that stops it and writes the allocation profile.
+// startProfiles starts a CPU profile and an execution trace when prefix is
+// set, and returns the function that stops both and writes the allocation
+// profile.
 func startProfiles(prefix string, mode Mode) func() {
 	if prefix == "" {
 		return func() {}
@@ -309,9 +312,18 @@ func startProfiles(prefix string, mode Mode) func() {
 		cpu.Close()
 		return func() {}
 	}
+	tr, err := os.Create(fmt.Sprintf("%s-%s.trace", prefix, mode))
+	if err == nil && trace.Start(tr) != nil {
+		tr.Close()
+		tr = nil
+	}
 	return func() {
 		pprof.StopCPUProfile()
 		cpu.Close()
+		if tr != nil {
+			trace.Stop()
+			tr.Close()
+		}
 		if f, err := os.Create(fmt.Sprintf("%s-%s.alloc", prefix, mode)); err == nil {
 			_ = pprof.Lookup("allocs").WriteTo(f, 0)
 			f.Close()

@@ -89,8 +89,8 @@ func run(argv []string, em *load.Emitter) error {
 }
 
 // newPlugin loads the plugin with WASI, in the engine mode of the row:
-// interruptible rows compile with wazero's close-on-context-done, as
-// callhost's default does.
+// interruptible rows compile with wazero's close-on-context-done, the way
+// an Extism host makes a plugin call stoppable.
 func newPlugin(a *args) (*extism.Plugin, error) {
 	ctx := context.Background()
 	wasm, err := os.ReadFile(a.wasm)
