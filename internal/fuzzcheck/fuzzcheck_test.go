@@ -12,6 +12,7 @@ import (
 var targets = map[string][]string{
 	"github.com/callhost/callhost/internal/protocol": {"FuzzDecodeClientFrame"},
 	"github.com/callhost/callhost/internal/msgp":     {"FuzzSkip"},
+	"github.com/callhost/callhost/internal/preempt":  {"FuzzInstrument"},
 	"github.com/callhost/callhost/internal/abi": {"FuzzDecodeRequest", "FuzzDecodeCall",
 		"FuzzDecodeOutcome", "FuzzDecodeAlarm", "FuzzCheckOperation", "FuzzContinuationArgs"},
 }
