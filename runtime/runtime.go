@@ -39,7 +39,7 @@ type Runtime struct {
 	alarms alarmScheduler
 
 	objects objectTable
-	runq    runQueue
+	runq    scheduler
 	pending pendingTable
 	wheel   *deadlineWheel
 
@@ -62,6 +62,7 @@ type class struct {
 	pool   *host.Pool
 	rule   *classRule   // which classes its objects may call; nil allows all
 	queued atomic.Int64 // calls accepted and not yet started on objects of the class
+	sched  classQueue   // guarded by Runtime.runq
 }
 
 // New starts a runtime with no classes loaded. Call [Runtime.Shutdown] to stop
@@ -110,7 +111,7 @@ func New(ctx context.Context, opts Options) (*Runtime, error) {
 		}
 	}
 	rt.objects.init()
-	rt.runq.init()
+	rt.runq.init(rt.opts.TurnTimeout, rt.opts.MaxInstances)
 	rt.pending.init()
 	rt.alarms.init()
 	rt.ctx, rt.cancel = context.WithCancel(context.Background())
