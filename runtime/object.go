@@ -121,9 +121,12 @@ func (rt *Runtime) enqueueMessage(addr callhost.Address, c *class, msg *message,
 	return nil
 }
 
-// admit counts an invoke against the limits, or returns an overloaded error.
-// The caller holds o's shard lock.
+// admit counts an invoke against the limits, or returns an overloaded or
+// throttled error. The caller holds o's shard lock.
 func (rt *Runtime) admit(o *object) error {
+	if err := o.class.health.admit(); err != nil {
+		return err
+	}
 	if o.invokes >= rt.opts.MaxPendingPerObject {
 		return callhost.Errorf(callhost.CodeOverloaded,
 			"object %s has %d pending calls, max %d", o.addr, o.invokes, rt.opts.MaxPendingPerObject)

@@ -14,8 +14,9 @@ import (
 // a class over the least served active class is capped at maxLag, so one long
 // burst does not keep the class waiting for long afterwards.
 //
-// A class also runs at most Options.MaxInstances objects at once, its
-// instance cap, so a worker never blocks on a class's pool.
+// A class also runs at most classHealth.maxRunning objects at once: its
+// instance cap normally, one while it is throttled, and none while it waits
+// for its instance refill budget. So a worker never blocks on a class's pool.
 //
 // NOTE: pop scans the ready classes, so its cost grows with the number of
 // classes that have queued work at once. That suits tens of classes.
@@ -26,7 +27,11 @@ type scheduler struct {
 	active []*class // ready classes and classes with objects on workers
 	closed bool
 	maxLag time.Duration
-	limit  int // objects of one class that may run at once
+
+	// A timer wakes the workers when a class that waits for its refill
+	// budget may run again.
+	timer  *time.Timer
+	wakeAt time.Time
 }
 
 // classQueue is a class's state in the scheduler, guarded by scheduler.mu.
@@ -39,10 +44,9 @@ type classQueue struct {
 	active  bool          // in scheduler.active
 }
 
-func (s *scheduler) init(maxLag time.Duration, limit int) {
+func (s *scheduler) init(maxLag time.Duration) {
 	s.cond = sync.NewCond(&s.mu)
 	s.maxLag = maxLag
-	s.limit = limit
 }
 
 // push queues o, which has messages and no worker.
@@ -88,15 +92,26 @@ func (s *scheduler) pop() *object {
 // time among those below their limit of running objects, or nil.
 func (s *scheduler) take() *object {
 	var best *class
+	var now time.Time
+	var wake time.Time
 	for _, c := range s.ready {
-		if c.sched.running >= s.limit {
+		if best != nil && c.sched.vtime >= best.sched.vtime {
 			continue
 		}
-		if best == nil || c.sched.vtime < best.sched.vtime {
-			best = c
+		limit, until := c.health.maxRunning(&now)
+		if c.sched.running >= limit {
+			if !until.IsZero() && (wake.IsZero() || until.Before(wake)) {
+				wake = until
+			}
+			continue
 		}
+		best = c
 	}
+
 	if best == nil {
+		if !wake.IsZero() {
+			s.wakeLater(wake)
+		}
 		return nil
 	}
 
@@ -111,6 +126,28 @@ func (s *scheduler) take() *object {
 	}
 	q.running++
 	return o
+}
+
+// wakeLater wakes every waiting worker at t, unless a wake-up is set for
+// no later than t. The caller holds s.mu.
+func (s *scheduler) wakeLater(t time.Time) {
+	if !s.wakeAt.IsZero() && !s.wakeAt.After(t) {
+		return
+	}
+	s.wakeAt = t
+	d := time.Until(t)
+	if s.timer == nil {
+		s.timer = time.AfterFunc(d, s.wake)
+		return
+	}
+	s.timer.Reset(d)
+}
+
+func (s *scheduler) wake() {
+	s.mu.Lock()
+	s.wakeAt = time.Time{}
+	s.mu.Unlock()
+	s.cond.Broadcast()
 }
 
 // done ends a run of an object of c that took elapsed: the class runs one
@@ -151,6 +188,9 @@ func (s *scheduler) minVtime(except *class) (time.Duration, bool) {
 func (s *scheduler) close() {
 	s.mu.Lock()
 	s.closed = true
+	if s.timer != nil {
+		s.timer.Stop()
+	}
 	s.mu.Unlock()
 	s.cond.Broadcast()
 }

@@ -21,7 +21,8 @@ func (rt *Runtime) work() {
 
 // runObject runs up to Options.MaxBatch queued messages of o on one instance,
 // charges the time to o's class, then releases o. A broken instance ends the
-// batch early so the next one starts on a fresh instance.
+// batch early so the next one starts on a fresh instance, and counts as a
+// strike against the class.
 func (rt *Runtime) runObject(t *turn, o *object) {
 	start := time.Now()
 	inst, err := o.class.pool.Get(rt.ctx)
@@ -41,8 +42,11 @@ func (rt *Runtime) runObject(t *turn, o *object) {
 		if msg == nil {
 			break
 		}
-		t.run(inst, o, msg, run)
+		err := t.run(inst, o, msg, run)
 		if inst.Broken() {
+			if err != nil && rt.ctx.Err() == nil {
+				o.class.health.strike(err)
+			}
 			break
 		}
 	}
