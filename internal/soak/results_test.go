@@ -50,11 +50,11 @@ func markdown(r report) string {
 		"%d clients x %d callers.\nProduced by `CALLHOST_SOAK_DURATION=%s "+
 		"CALLHOST_SOAK_OUT=bench/results go test -run Soak -v ./internal/soak`.\n\n",
 		r.Date, r.GoVersion, r.CPUs, r.Phase, r.Clients, r.Callers, r.Phase)
-	b.WriteString("| phase | calls | failed | calls/s | faults | hostile calls | " +
-		"slow readers cut |\n|---|---|---|---|---|---|---|\n")
+	b.WriteString("| phase | calls | failed | calls/s | faults | hostile calls run | " +
+		"hostile calls throttled | slow readers cut |\n|---|---|---|---|---|---|---|---|\n")
 	for _, p := range r.Phases {
-		fmt.Fprintf(&b, "| %s | %d | %d | %.0f | %d | %d | %d |\n", p.Name, p.Calls,
-			p.Failed, p.PerSec, p.Faults, p.Hostiles, p.Slow)
+		fmt.Fprintf(&b, "| %s | %d | %d | %.0f | %d | %d | %d | %d |\n", p.Name, p.Calls,
+			p.Failed, p.PerSec, p.Faults, p.Hostiles, p.Throttled, p.Slow)
 	}
 	fmt.Fprintf(&b, "\nThroughput with faults is %.1f%% lower (target: under %.0f%%).\n",
 		r.DropPct, r.TargetPct)

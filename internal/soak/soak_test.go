@@ -45,7 +45,9 @@ const (
 )
 
 // env is a runtime and a server on 127.0.0.1 with the test guest loaded as
-// "calc" and the hostile guest as "hostile".
+// "calc", and the hostile guest as "hostile" and as "bulk". The slow readers
+// call "bulk", so that their load does not depend on whether the runtime
+// throttles "hostile".
 type env struct {
 	rt  *runtime.Runtime
 	srv *server.Server
@@ -61,7 +63,7 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	load := map[string]string{"calc": "../../runtime/testdata/testguest",
-		"hostile": "../../runtime/testdata/hostile"}
+		"hostile": "../../runtime/testdata/hostile", "bulk": "../../runtime/testdata/hostile"}
 	for class, pkg := range load {
 		if err := rt.Load(ctx, class, guesttest.Build(t, pkg)); err != nil {
 			t.Fatal(err)
@@ -173,6 +175,9 @@ type phase struct {
 	Faults   int64   `json:"faults"`
 	Slow     int64   `json:"slow_readers_disconnected"`
 	Hostiles int64   `json:"hostile_calls"`
+	// Throttled counts the hostile calls rejected with throttled because
+	// earlier hostile calls ran past the turn deadline or trapped.
+	Throttled int64 `json:"hostile_calls_throttled"`
 }
 
 // run runs the well-behaved load for d, with the faults when withFaults.
@@ -191,7 +196,7 @@ func run(t *testing.T, e *env, name string, d time.Duration, withFaults bool) ph
 		PerSec: float64(c.ok.Load()) / secs}
 	if f != nil {
 		f.wait(t)
-		p.Faults, p.Hostiles = f.count.Load(), f.hostile.Load()
+		p.Faults, p.Hostiles, p.Throttled = f.count.Load(), f.hostile.Load(), f.throttled.Load()
 		p.Slow = e.srv.Stats().SlowReaders
 	}
 	if p.Failed > 0 {
@@ -200,8 +205,9 @@ func run(t *testing.T, e *env, name string, d time.Duration, withFaults bool) ph
 	if p.Calls == 0 {
 		t.Errorf("%s: no well-behaved call completed", name)
 	}
-	t.Logf("%s: %d calls in %.1fs, %.0f/s; %d faults, %d hostile calls, %d slow readers cut",
-		name, p.Calls, secs, p.PerSec, p.Faults, p.Hostiles, p.Slow)
+	t.Logf("%s: %d calls in %.1fs, %.0f/s; %d faults, %d hostile calls, %d throttled, "+
+		"%d slow readers cut", name, p.Calls, secs, p.PerSec, p.Faults, p.Hostiles,
+		p.Throttled, p.Slow)
 	return p
 }
 
