@@ -86,7 +86,7 @@ func TestThrottleAfterStrikeLimit(t *testing.T) {
 	mustCall(t, rt, "calc/other", callhost.Op("double", 4), nil)
 }
 
-func TestThrottleEndsAndDoubles(t *testing.T) {
+func TestThrottleProbationDoubles(t *testing.T) {
 	const base = 300 * time.Millisecond
 	rt := newClassesRuntime(t, Options{StrikeLimit: 2, ThrottleTime: base,
 		MaxThrottleTime: time.Minute})
@@ -101,12 +101,16 @@ func TestThrottleEndsAndDoubles(t *testing.T) {
 	var got string
 	mustCall(t, rt, "hostile/ok", callhost.Op("ok"), &got)
 
-	strikeOut(t, rt, 2) // within the strike window of the first throttle
+	strikeOut(t, rt, 1) // on probation: one strike throttles again
 	if second := throttleLength(t, h); second != 2*base {
 		t.Fatalf("second throttle lasts %s, want %s", second, 2*base)
 	}
 	_, err := call(t, rt, "hostile/ok", callhost.Op("ok"))
-	wantCode(t, err, callhost.CodeThrottled)
+	e := wantCode(t, err, callhost.CodeThrottled)
+	if want := "one of its turns ran past the turn deadline or trapped within 10s " +
+		"after its last throttle ended"; !strings.Contains(e.Message, want) {
+		t.Errorf("throttled message %q does not contain %q", e.Message, want)
+	}
 }
 
 // throttleLength returns how long the class's last throttle lasts.
@@ -189,7 +193,8 @@ func (l *outcomeLog) wait() map[callhost.Code]int {
 // TestThrottleKeepsAcceptedCalls queues 20 calls on one hostile object, half
 // of them traps, which throttle the class while the rest of them wait. It
 // then submits 20 more. Each of the first 20 still runs and gets its own
-// outcome, and each of the later 20 fails with throttled when submitted.
+// outcome, and the traps among them do not extend the throttle. Each of the
+// later 20 fails with throttled when submitted.
 func TestThrottleKeepsAcceptedCalls(t *testing.T) {
 	rt := newClassesRuntime(t, Options{StrikeLimit: 3, ThrottleTime: time.Minute})
 	n := startNeighbour(t, rt)
@@ -212,6 +217,9 @@ func TestThrottleKeepsAcceptedCalls(t *testing.T) {
 		}
 		time.Sleep(time.Millisecond)
 	}
+	h.mu.Lock()
+	throttleStart := h.lastStart
+	h.mu.Unlock()
 	late := newOutcomeLog(t)
 	for i := range wave {
 		late.submit(rt, i, to, callhost.Op("ok"))
@@ -226,6 +234,11 @@ func TestThrottleKeepsAcceptedCalls(t *testing.T) {
 		t.Errorf("outcomes of the calls made while throttled: %v, want %d throttled",
 			got, wave)
 	}
+	h.mu.Lock()
+	if !h.lastStart.Equal(throttleStart) {
+		t.Errorf("traps during the throttle started a new throttle at %v", h.lastStart)
+	}
+	h.mu.Unlock()
 	n.finish(t) // its calls would count as pending
 	if st := rt.Stats(); st.Queued != 0 || st.Pending != 0 || st.Throttled != wave {
 		t.Errorf("runtime stats %+v, want nothing queued or pending and %d throttled",

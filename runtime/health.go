@@ -18,10 +18,11 @@ import (
 // the cost of a new instantiation.
 //
 //   - Throttling: Options.StrikeLimit strikes within Options.StrikeWindow
-//     throttle the class for Options.ThrottleTime, doubled for each throttle
-//     that follows the previous one within the window, up to
-//     Options.MaxThrottleTime. New calls to a throttled class fail with
-//     callhost.CodeThrottled, and its queued turns run one at a time.
+//     throttle the class for Options.ThrottleTime. Within the window after
+//     a throttle ended, one strike throttles the class again, for twice as
+//     long as the last throttle, up to Options.MaxThrottleTime. New calls to
+//     a throttled class fail with callhost.CodeThrottled, and its queued
+//     turns run one at a time. Strikes during a throttle do not count.
 //   - Refill budget: every broken instance spends a token of a bucket of
 //     Options.RefillBurst tokens that refills one token per
 //     Options.RefillInterval. While the bucket holds less than one token, the
@@ -104,7 +105,9 @@ func (h *classHealth) strike(err *callhost.Error) bool {
 	h.tokens = h.refillTokens(now) - 1
 	h.limited.Store(true)
 
-	if h.opts.StrikeLimit < 0 {
+	// Strikes during a throttle come from calls accepted before it, so they
+	// do not extend it.
+	if h.opts.StrikeLimit < 0 || now.Before(h.lastUntil) {
 		return false
 	}
 	window := h.opts.StrikeWindow
@@ -114,15 +117,25 @@ func (h *classHealth) strike(err *callhost.Error) bool {
 	}
 	h.strikes = append(h.strikes[:0], h.strikes[keep:]...)
 	h.strikes = append(h.strikes, now)
+
+	// Within the window after a throttle ended, the class is on probation:
+	// its first strike throttles it again.
+	if !h.lastUntil.IsZero() && now.Sub(h.lastUntil) <= window {
+		h.throttle(now, err, fmt.Sprintf("one of its turns ran past the turn deadline or "+
+			"trapped within %s after its last throttle ended", window))
+		return true
+	}
 	if len(h.strikes) < h.opts.StrikeLimit {
 		return false
 	}
-	h.throttle(now, err)
+	h.throttle(now, err, fmt.Sprintf("%d of its turns within %s ran past the turn deadline "+
+		"or trapped", len(h.strikes), window))
 	return true
 }
 
-// throttle starts or extends a throttle of the class. The caller holds h.mu.
-func (h *classHealth) throttle(now time.Time, err *callhost.Error) {
+// throttle starts a throttle of the class for reason, with err the outcome
+// of the last strike. The caller holds h.mu.
+func (h *classHealth) throttle(now time.Time, err *callhost.Error, reason string) {
 	if now.Sub(h.lastUntil) > h.opts.StrikeWindow {
 		h.level = 0 // the class ran a whole window without a throttle
 	}
@@ -135,8 +148,7 @@ func (h *classHealth) throttle(now time.Time, err *callhost.Error) {
 		h.level++
 	}
 	until := now.Add(d)
-	h.cause = fmt.Sprintf("%d of its turns within %s ran past the turn deadline or trapped; "+
-		"the last: %s", len(h.strikes), h.opts.StrikeWindow, shortMessage(err))
+	h.cause = reason + "; the last: " + shortMessage(err)
 	h.strikes = h.strikes[:0]
 	h.lastStart, h.lastUntil = now, until
 	h.until.Store(until.UnixNano())

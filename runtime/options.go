@@ -121,10 +121,11 @@ type Options struct {
 	// StrikeWindow is the period over which strikes are counted. Default:
 	// 10 s.
 	StrikeWindow time.Duration
-	// ThrottleTime is how long a class's first throttle lasts. A throttle
-	// that starts within StrikeWindow after the previous one ended lasts
-	// twice as long as that one, up to MaxThrottleTime. Defaults: 1 s and
-	// 1 min.
+	// ThrottleTime is how long a class's first throttle lasts. Within
+	// StrikeWindow after a throttle ended, a single strike throttles the
+	// class again, for twice as long as the last throttle, up to
+	// MaxThrottleTime. Strikes during a throttle come from calls accepted
+	// before it and do not count. Defaults: 1 s and 1 min.
 	ThrottleTime    time.Duration
 	MaxThrottleTime time.Duration
 	// RefillBurst and RefillInterval bound how fast one class may break

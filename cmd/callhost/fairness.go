@@ -28,7 +28,8 @@ func (f *throttleFlags) define(fs *flag.FlagSet) {
 		"period over which -strike-limit counts, as a Go duration such as 10s")
 	fs.DurationVar(&f.throttleTime, "throttle-time", runtime.DefaultThrottleTime,
 		"length of a class's first throttle, during which its new calls fail with "+
-			"throttled; each throttle within -strike-window of the last one doubles it")
+			"throttled; one strike within -strike-window after a throttle ends "+
+			"throttles the class again for twice as long")
 	fs.DurationVar(&f.maxThrottleTime, "max-throttle-time", runtime.DefaultMaxThrottleTime,
 		"max length of one throttle, as a Go duration")
 	fs.IntVar(&f.refillBurst, "refill-burst", runtime.DefaultRefillBurst,
