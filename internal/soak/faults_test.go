@@ -163,18 +163,18 @@ func (f *faults) oversized(ctx context.Context, i int) error {
 	return pause(ctx, 50*time.Millisecond)
 }
 
-// disconnect starts a call that runs for 20 ms and drops the connection
-// without a close frame while it runs.
+// disconnect starts a call that runs for 2 ms and drops the connection
+// without a close frame right after sending it, so the call is still
+// running when the server detects the closed connection.
 func (f *faults) disconnect(ctx context.Context, i int) error {
 	conn, err := dialRaw(ctx, f.e.url)
 	if err != nil {
 		return err
 	}
-	steps, _ := callhost.Op("spin", 20).AppendSteps(nil)
+	steps, _ := callhost.Op("spin", 2).AppendSteps(nil)
 	frame := protocol.AppendCall(nil, &protocol.Call{ReqID: 1,
 		Target: callhost.Object("calc", fmt.Sprint("d", i%4)), Steps: steps})
 	err = conn.Write(ctx, websocket.MessageBinary, frame)
-	pause(ctx, 5*time.Millisecond)
 	conn.CloseNow()
 	if err != nil {
 		return err
