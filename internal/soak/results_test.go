@@ -51,10 +51,12 @@ func markdown(r report) string {
 		"CALLHOST_SOAK_OUT=bench/results go test -run Soak -v ./internal/soak`.\n\n",
 		r.Date, r.GoVersion, r.CPUs, r.Phase, r.Clients, r.Callers, r.Phase)
 	b.WriteString("| phase | calls | failed | calls/s | faults | hostile calls run | " +
-		"hostile calls throttled | slow readers cut |\n|---|---|---|---|---|---|---|---|\n")
+		"hostile calls throttled | slow readers cut | load average |\n" +
+		"|---|---|---|---|---|---|---|---|---|\n")
 	for _, p := range r.Phases {
-		fmt.Fprintf(&b, "| %s | %d | %d | %.0f | %d | %d | %d | %d |\n", p.Name, p.Calls,
-			p.Failed, p.PerSec, p.Faults, p.Hostiles, p.Throttled, p.Slow)
+		fmt.Fprintf(&b, "| %s | %d | %d | %.0f | %d | %d | %d | %d | %s to %s |\n", p.Name,
+			p.Calls, p.Failed, p.PerSec, p.Faults, p.Hostiles, p.Throttled, p.Slow,
+			p.LoadBefore, p.LoadAfter)
 	}
 	fmt.Fprintf(&b, "\nThroughput with faults is %.1f%% lower (target: under %.0f%%).\n",
 		r.DropPct, r.TargetPct)
@@ -66,4 +68,18 @@ func write(t *testing.T, path string, b []byte) {
 		t.Fatal(err)
 	}
 	t.Logf("wrote %s", path)
+}
+
+// loadAverage returns the 1-minute load average from /proc/loadavg, or ""
+// where the file is missing.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+	fields := strings.Fields(string(b))
+	if len(fields) == 0 {
+		return ""
+	}
+	return fields[0]
 }

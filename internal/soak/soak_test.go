@@ -178,6 +178,11 @@ type phase struct {
 	// Throttled counts the hostile calls rejected with throttled because
 	// earlier hostile calls ran past the turn deadline or trapped.
 	Throttled int64 `json:"hostile_calls_throttled"`
+	// LoadBefore and LoadAfter are the machine's 1-minute load average at
+	// the start and the end of the phase, empty where /proc/loadavg is
+	// missing. Other processes' load changes the throughput a lot.
+	LoadBefore string `json:"load_average_before"`
+	LoadAfter  string `json:"load_average_after"`
 }
 
 // run runs the well-behaved load for d, with the faults when withFaults.
@@ -186,6 +191,7 @@ func run(t *testing.T, e *env, name string, d time.Duration, withFaults bool) ph
 	defer cancel()
 	var c tally
 	var f *faults
+	loadBefore := loadAverage()
 	if withFaults {
 		f = startFaults(ctx, t, e)
 	}
@@ -193,7 +199,7 @@ func run(t *testing.T, e *env, name string, d time.Duration, withFaults bool) ph
 	wellBehaved(ctx, t, e, &c)
 	secs := time.Since(start).Seconds()
 	p := phase{Name: name, Seconds: secs, Calls: c.ok.Load(), Failed: c.bad.Load(),
-		PerSec: float64(c.ok.Load()) / secs}
+		PerSec: float64(c.ok.Load()) / secs, LoadBefore: loadBefore, LoadAfter: loadAverage()}
 	if f != nil {
 		f.wait(t)
 		p.Faults, p.Hostiles, p.Throttled = f.count.Load(), f.hostile.Load(), f.throttled.Load()
