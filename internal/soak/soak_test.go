@@ -183,6 +183,14 @@ type phase struct {
 	// missing. Other processes' load changes the throughput a lot.
 	LoadBefore string `json:"load_average_before"`
 	LoadAfter  string `json:"load_average_after"`
+	// CPUSeconds is the CPU time that the test process used during the
+	// phase, server, runtime, clients and faults together, and CallsPerCPU
+	// the well-behaved calls per CPU second. Unlike calls per second, the
+	// ratio depends little on how much CPU other processes leave free,
+	// though contention still changes it. Both are 0 where the CPU time
+	// cannot be read.
+	CPUSeconds  float64 `json:"cpu_seconds"`
+	CallsPerCPU float64 `json:"calls_per_cpu_second"`
 }
 
 // run runs the well-behaved load for d, with the faults when withFaults.
@@ -192,14 +200,20 @@ func run(t *testing.T, e *env, name string, d time.Duration, withFaults bool) ph
 	var c tally
 	var f *faults
 	loadBefore := loadAverage()
+	cpuBefore := processCPU()
 	if withFaults {
 		f = startFaults(ctx, t, e)
 	}
 	start := time.Now()
 	wellBehaved(ctx, t, e, &c)
 	secs := time.Since(start).Seconds()
+	cpu := (processCPU() - cpuBefore).Seconds()
 	p := phase{Name: name, Seconds: secs, Calls: c.ok.Load(), Failed: c.bad.Load(),
-		PerSec: float64(c.ok.Load()) / secs, LoadBefore: loadBefore, LoadAfter: loadAverage()}
+		PerSec: float64(c.ok.Load()) / secs, LoadBefore: loadBefore, LoadAfter: loadAverage(),
+		CPUSeconds: cpu}
+	if cpu > 0 {
+		p.CallsPerCPU = float64(p.Calls) / cpu
+	}
 	if f != nil {
 		f.wait(t)
 		p.Faults, p.Hostiles, p.Throttled = f.count.Load(), f.hostile.Load(), f.throttled.Load()
@@ -211,9 +225,9 @@ func run(t *testing.T, e *env, name string, d time.Duration, withFaults bool) ph
 	if p.Calls == 0 {
 		t.Errorf("%s: no well-behaved call completed", name)
 	}
-	t.Logf("%s: %d calls in %.1fs, %.0f/s; %d faults, %d hostile calls, %d throttled, "+
-		"%d slow readers cut", name, p.Calls, secs, p.PerSec, p.Faults, p.Hostiles,
-		p.Throttled, p.Slow)
+	t.Logf("%s: %d calls in %.1fs, %.0f/s, %.0f per CPU second; %d faults, %d hostile "+
+		"calls, %d throttled, %d slow readers cut", name, p.Calls, secs, p.PerSec,
+		p.CallsPerCPU, p.Faults, p.Hostiles, p.Throttled, p.Slow)
 	return p
 }
 
@@ -227,6 +241,10 @@ func TestSoak(t *testing.T) {
 	}
 	drop := 1 - faulty.PerSec/base.PerSec
 	t.Logf("throughput with faults is %.1f%% lower", 100*drop)
+	if base.CallsPerCPU > 0 && faulty.CallsPerCPU > 0 {
+		t.Logf("calls per CPU second with faults are %.1f%% lower",
+			100*(1-faulty.CallsPerCPU/base.CallsPerCPU))
+	}
 	if out := os.Getenv("CALLHOST_SOAK_OUT"); out != "" {
 		writeResults(t, out, d, base, faulty, drop)
 	}
