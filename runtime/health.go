@@ -34,7 +34,7 @@ type classHealth struct {
 	opts         *Options
 	log          *slog.Logger
 
-	until   atomic.Int64 // end of the current throttle in Unix nanoseconds; 0 when never throttled
+	until   atomic.Int64 // end of the last throttle as a monotonic clock reading; 0 when none
 	limited atomic.Bool  // the refill bucket is not full
 	rejects atomic.Int64 // calls rejected while throttled
 
@@ -58,7 +58,7 @@ func newClassHealth(name string, opts *Options, log *slog.Logger) *classHealth {
 // clock on first use, so the common case costs two atomic loads.
 func (h *classHealth) maxRunning(now *time.Time) (int, time.Time) {
 	limit := h.maxInstances
-	if u := h.until.Load(); u != 0 && clock(now).UnixNano() < u {
+	if u := h.until.Load(); u != 0 && monotonic(clock(now)) < u {
 		limit = 1
 	}
 	if !h.limited.Load() {
@@ -80,6 +80,14 @@ func clock(now *time.Time) time.Time {
 	}
 	return *now
 }
+
+// clockOrigin is the origin of monotonic.
+var clockOrigin = time.Now()
+
+// monotonic returns t as nanoseconds of the monotonic clock since
+// clockOrigin, so that a change of the wall clock cannot end or extend a
+// throttle.
+func monotonic(t time.Time) int64 { return int64(t.Sub(clockOrigin)) }
 
 // refillTokens brings the refill bucket up to now and returns its tokens.
 // The caller holds h.mu.
@@ -151,7 +159,7 @@ func (h *classHealth) throttle(now time.Time, err *callhost.Error, reason string
 	h.cause = reason + "; the last: " + shortMessage(err)
 	h.strikes = h.strikes[:0]
 	h.lastStart, h.lastUntil = now, until
-	h.until.Store(until.UnixNano())
+	h.until.Store(monotonic(until))
 	h.log.Warn("class throttled", "class", h.name, "for", d, "until", until,
 		"code", err.Code.String(), "last_error", shortMessage(err))
 }
@@ -174,13 +182,12 @@ func (h *classHealth) throttled() *callhost.Error {
 		return nil
 	}
 	now := time.Now()
-	if now.UnixNano() >= u {
+	if monotonic(now) >= u {
 		return nil
 	}
 	h.mu.Lock()
-	cause := h.cause
+	cause, until := h.cause, h.lastUntil
 	h.mu.Unlock()
-	until := time.Unix(0, u)
 	return callhost.Errorf(callhost.CodeThrottled,
 		"class %q is throttled until %s (%s from now), because %s", h.name,
 		until.UTC().Format("2006-01-02T15:04:05.000Z07:00"),
