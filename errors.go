@@ -25,6 +25,7 @@ const (
 	CodeForbidden    Code = 10
 	CodeUnavailable  Code = 11
 	CodeInternal     Code = 12
+	CodeThrottled    Code = 13
 
 	// CodeApplication is the first code available to guest code.
 	CodeApplication Code = 1000
@@ -44,6 +45,7 @@ var codeNames = [...]string{
 	CodeForbidden:    "forbidden",
 	CodeUnavailable:  "unavailable",
 	CodeInternal:     "internal",
+	CodeThrottled:    "throttled",
 }
 
 // String returns the code's name from the table, "application_N" for
@@ -112,6 +114,7 @@ var (
 	ErrForbidden    = &Error{Code: CodeForbidden}
 	ErrUnavailable  = &Error{Code: CodeUnavailable}
 	ErrInternal     = &Error{Code: CodeInternal}
+	ErrThrottled    = &Error{Code: CodeThrottled}
 )
 
 // AsError returns err as an *Error. An error that is not one becomes

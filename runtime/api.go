@@ -28,10 +28,10 @@ type Submission struct {
 var embedCaller = callhost.Address{Class: callhost.ClassEmbed, ID: "go"}
 
 // Submit sends a call and returns its id. Errors that are known at once (a
-// malformed operation, an unknown class, a runtime shutting down, and with the
-// memory store a reached limit) are returned and Done is not called. With a
-// durable store the call is stored before it is delivered, so a reached limit
-// reaches Done as the call's outcome.
+// malformed operation, an unknown or throttled class, a runtime shutting down,
+// and with the memory store a reached limit) are returned and Done is not
+// called. With a durable store the call is stored before it is delivered, so
+// a reached limit reaches Done as the call's outcome.
 func (rt *Runtime) Submit(s Submission) (uint64, error) {
 	if rt.closing.Load() {
 		return 0, callhost.Errorf(callhost.CodeUnavailable, "runtime is shutting down")
@@ -84,12 +84,18 @@ func (rt *Runtime) checkID(to callhost.Address) error {
 	return nil
 }
 
-// submitDurable stores msg and delivers it once it is durable. An unknown
-// class is reported at once; other failures become the call's outcome.
+// submitDurable stores msg and delivers it once it is durable. An unknown or
+// throttled class is reported at once; other failures become the call's
+// outcome.
 func (rt *Runtime) submitDurable(to callhost.Address, msg *message) error {
-	if rt.class(to.Class) == nil {
+	c := rt.class(to.Class)
+	if c == nil {
 		rt.pending.take(msg.callID)
 		return callhost.Errorf(callhost.CodeNotFound, "class %q not found", to.Class)
+	}
+	if err := c.health.admit(); err != nil {
+		rt.pending.take(msg.callID)
+		return err
 	}
 	msg.to = to
 	msg.seq = rt.nextID.Add(1)
@@ -204,10 +210,18 @@ type Stats struct {
 	Active  int64 // messages queued or running
 	Pending int   // calls waiting for an outcome
 	Late    int64 // outcomes dropped because their call had already completed
+	// Throttled counts the calls rejected with callhost.CodeThrottled.
+	Throttled int64
 }
 
 // Stats returns the runtime's counters.
 func (rt *Runtime) Stats() Stats {
-	return Stats{Queued: rt.queued.Load(), Active: rt.active.Load(), Pending: rt.pending.len(),
+	st := Stats{Queued: rt.queued.Load(), Active: rt.active.Load(), Pending: rt.pending.len(),
 		Late: rt.late.Load()}
+	rt.mu.RLock()
+	for _, c := range rt.classes {
+		st.Throttled += c.health.rejects.Load()
+	}
+	rt.mu.RUnlock()
+	return st
 }

@@ -121,9 +121,12 @@ func (rt *Runtime) enqueueMessage(addr callhost.Address, c *class, msg *message,
 	return nil
 }
 
-// admit counts an invoke against the limits, or returns an overloaded error.
-// The caller holds o's shard lock.
+// admit counts an invoke against the limits, or returns an overloaded or
+// throttled error. The caller holds o's shard lock.
 func (rt *Runtime) admit(o *object) error {
+	if err := o.class.health.admit(); err != nil {
+		return err
+	}
 	if o.invokes >= rt.opts.MaxPendingPerObject {
 		return callhost.Errorf(callhost.CodeOverloaded,
 			"object %s has %d pending calls, max %d", o.addr, o.invokes, rt.opts.MaxPendingPerObject)
@@ -196,48 +199,4 @@ func (t *objectTable) clear() int {
 		sh.mu.Unlock()
 	}
 	return n
-}
-
-// runQueue holds objects that have queued messages and no worker.
-type runQueue struct {
-	mu     sync.Mutex
-	cond   *sync.Cond
-	items  []*object
-	head   int
-	closed bool
-}
-
-func (q *runQueue) init() { q.cond = sync.NewCond(&q.mu) }
-
-func (q *runQueue) push(o *object) {
-	q.mu.Lock()
-	q.items = append(q.items, o)
-	q.mu.Unlock()
-	q.cond.Signal()
-}
-
-// pop waits for an object, and returns nil once the queue is closed.
-func (q *runQueue) pop() *object {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	for q.head == len(q.items) && !q.closed {
-		q.cond.Wait()
-	}
-	if q.closed {
-		return nil
-	}
-	o := q.items[q.head]
-	q.items[q.head] = nil
-	q.head++
-	if q.head == len(q.items) {
-		q.items, q.head = q.items[:0], 0
-	}
-	return o
-}
-
-func (q *runQueue) close() {
-	q.mu.Lock()
-	q.closed = true
-	q.mu.Unlock()
-	q.cond.Broadcast()
 }

@@ -25,6 +25,12 @@ const (
 	DefaultMaxResultSize       = 1 << 20
 	DefaultMaxCallsPerTurn     = 1_000_000
 	DefaultMaxIDSize           = 256
+	DefaultStrikeLimit         = 3
+	DefaultStrikeWindow        = 10 * time.Second
+	DefaultThrottleTime        = time.Second
+	DefaultMaxThrottleTime     = time.Minute
+	DefaultRefillBurst         = 4
+	DefaultRefillInterval      = 250 * time.Millisecond
 )
 
 // Options configures a [Runtime]. The zero value is usable: every zero field
@@ -104,6 +110,35 @@ type Options struct {
 	// may call; see [CallRules]. Nil lets every object call every class.
 	CallRules CallRules
 
+	// StrikeLimit is how many strikes one class may take within
+	// StrikeWindow before it is throttled. A strike is a turn that ran past
+	// the turn deadline or trapped: it held a worker until it was stopped,
+	// or it broke its instance, which costs an instantiation to replace. New
+	// calls to a throttled class fail at once with callhost.CodeThrottled,
+	// and its queued turns run one at a time. Default: 3. A negative value
+	// turns throttling off.
+	StrikeLimit int
+	// StrikeWindow is the period over which strikes are counted. Default:
+	// 10 s.
+	StrikeWindow time.Duration
+	// ThrottleTime is how long a class's first throttle lasts. Within
+	// StrikeWindow after a throttle ended, a single strike throttles the
+	// class again, for twice as long as the last throttle, up to
+	// MaxThrottleTime. Strikes during a throttle come from calls accepted
+	// before it and do not count. Defaults: 1 s and 1 min.
+	ThrottleTime    time.Duration
+	MaxThrottleTime time.Duration
+	// RefillBurst and RefillInterval bound how fast one class may break
+	// instances, and so the time spent creating their replacements. Each
+	// broken instance spends a token of a bucket of RefillBurst tokens that
+	// gains one token per RefillInterval. While the bucket holds less than
+	// one token, the class starts no turn. Its queued calls wait, and their
+	// callers get callhost.CodeTimeout if the deadline passes first.
+	// Defaults: 4 and 250 ms, so a class that keeps breaking instances
+	// causes at most 4 instantiations a second after the first 4.
+	RefillBurst    int
+	RefillInterval time.Duration
+
 	// CacheDir keeps compiled modules on disk across runs. Empty disables it.
 	CacheDir string
 	// MemoryLimitPages caps each instance's linear memory in 64 KiB pages.
@@ -156,7 +191,30 @@ func (o Options) withDefaults() Options {
 	if o.MaxPendingTotal <= 0 {
 		o.MaxPendingTotal = DefaultMaxPendingTotal
 	}
-	return o.limitDefaults()
+	return o.healthDefaults().limitDefaults()
+}
+
+func (o Options) healthDefaults() Options {
+	if o.StrikeLimit == 0 {
+		o.StrikeLimit = DefaultStrikeLimit
+	}
+	if o.StrikeWindow <= 0 {
+		o.StrikeWindow = DefaultStrikeWindow
+	}
+	if o.ThrottleTime <= 0 {
+		o.ThrottleTime = DefaultThrottleTime
+	}
+	if o.MaxThrottleTime <= 0 {
+		o.MaxThrottleTime = DefaultMaxThrottleTime
+	}
+	o.MaxThrottleTime = max(o.MaxThrottleTime, o.ThrottleTime)
+	if o.RefillBurst <= 0 {
+		o.RefillBurst = DefaultRefillBurst
+	}
+	if o.RefillInterval <= 0 {
+		o.RefillInterval = DefaultRefillInterval
+	}
+	return o
 }
 
 func (o Options) limitDefaults() Options {

@@ -39,7 +39,7 @@ type Runtime struct {
 	alarms alarmScheduler
 
 	objects objectTable
-	runq    runQueue
+	runq    scheduler
 	pending pendingTable
 	wheel   *deadlineWheel
 
@@ -62,6 +62,8 @@ type class struct {
 	pool   *host.Pool
 	rule   *classRule   // which classes its objects may call; nil allows all
 	queued atomic.Int64 // calls accepted and not yet started on objects of the class
+	health *classHealth
+	sched  classQueue // guarded by Runtime.runq
 }
 
 // New starts a runtime with no classes loaded. Call [Runtime.Shutdown] to stop
@@ -110,7 +112,7 @@ func New(ctx context.Context, opts Options) (*Runtime, error) {
 		}
 	}
 	rt.objects.init()
-	rt.runq.init()
+	rt.runq.init(rt.opts.TurnTimeout)
 	rt.pending.init()
 	rt.alarms.init()
 	rt.ctx, rt.cancel = context.WithCancel(context.Background())
@@ -192,7 +194,8 @@ func (rt *Runtime) Load(ctx context.Context, name string, wasm []byte) error {
 		_ = pool.Close(ctx)
 		return fmt.Errorf("load class %q: already loaded", name)
 	}
-	c := &class{name: name, module: mod, pool: pool, rule: rt.ruleFor(name)}
+	c := &class{name: name, module: mod, pool: pool, rule: rt.ruleFor(name),
+		health: newClassHealth(name, &rt.opts, rt.log)}
 	rt.classes[name] = c
 	parked := rt.parked[name]
 	delete(rt.parked, name)

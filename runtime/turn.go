@@ -52,8 +52,10 @@ func (t *turn) reset(inst *host.Instance, o *object, msg *message, run *runEffec
 	t.outHops = nil
 }
 
-// run runs msg on inst as one turn and adds its effects and outcome to run.
-func (t *turn) run(inst *host.Instance, o *object, msg *message, run *runEffects) {
+// run runs msg on inst as one turn, adds its effects and outcome to run, and
+// returns the turn's error.
+func (t *turn) run(inst *host.Instance, o *object, msg *message,
+	run *runEffects) *callhost.Error {
 	t.reset(inst, o, msg, run)
 	var value []byte
 	var err *callhost.Error
@@ -78,6 +80,7 @@ func (t *turn) run(inst *host.Instance, o *object, msg *message, run *runEffects
 	case err != nil || !t.forwarded:
 		run.answer(msg, value, err)
 	}
+	return err
 }
 
 // logFailure logs a failed turn. Failures that only the guest's own code

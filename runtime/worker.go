@@ -2,11 +2,12 @@ package runtime
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/callhost/callhost"
 )
 
-// work runs objects from the run queue until the queue closes.
+// work runs objects from the scheduler until it closes.
 func (rt *Runtime) work() {
 	t := newTurn(rt)
 	for {
@@ -18,10 +19,12 @@ func (rt *Runtime) work() {
 	}
 }
 
-// runObject runs up to Options.MaxBatch queued messages of o on one instance, then
-// releases o. A broken instance ends the batch early so the next one starts on
-// a fresh instance.
+// runObject runs up to Options.MaxBatch queued messages of o on one instance,
+// charges the time to o's class, then releases o. A broken instance ends the
+// batch early so the next one starts on a fresh instance, and counts as a
+// strike against the class.
 func (rt *Runtime) runObject(t *turn, o *object) {
+	start := time.Now()
 	inst, err := o.class.pool.Get(rt.ctx)
 	if err != nil {
 		msg := fmt.Sprintf("class %q has no instance: %v", o.class.name, err)
@@ -29,6 +32,7 @@ func (rt *Runtime) runObject(t *turn, o *object) {
 			msg = "the runtime shut down before the call ran"
 		}
 		rt.failQueued(o, &callhost.Error{Code: callhost.CodeUnavailable, Message: msg})
+		rt.runq.done(o.class, time.Since(start))
 		rt.release(o)
 		return
 	}
@@ -38,12 +42,16 @@ func (rt *Runtime) runObject(t *turn, o *object) {
 		if msg == nil {
 			break
 		}
-		t.run(inst, o, msg, run)
+		err := t.run(inst, o, msg, run)
 		if inst.Broken() {
+			if err != nil && rt.ctx.Err() == nil {
+				o.class.health.strike(err)
+			}
 			break
 		}
 	}
 	o.class.pool.Put(inst)
+	rt.runq.done(o.class, time.Since(start))
 	run.commit(func() { rt.release(o) })
 }
 

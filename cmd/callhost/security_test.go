@@ -138,12 +138,27 @@ func TestServeLimitFlags(t *testing.T) {
 	}
 }
 
+func TestServeThrottleFlags(t *testing.T) {
+	p := startServer(t, "-strike-limit", "1", "-throttle-time", "1m")
+	_, stderr, code := runCLI(t, "call", "-addr", p.addr, "svc/a", "panic")
+	if code != 1 || !strings.Contains(stderr, "error: guest_trap:") {
+		t.Fatalf("panic: exit %d, stderr %q, want guest_trap", code, stderr)
+	}
+	_, stderr, code = runCLI(t, "call", "-addr", p.addr, "svc/b", "echo", "[1]")
+	want := `error: throttled: class "svc" is throttled until`
+	if code != 1 || !strings.Contains(stderr, want) {
+		t.Fatalf("call after the strike: exit %d, stderr %q, want %q", code, stderr, want)
+	}
+}
+
 func TestServeRejectsBadSecurityFlags(t *testing.T) {
 	cases := map[string][]string{
 		"invalid -max-call-bytes -1":                {"-max-call-bytes", "-1"},
 		"invalid -max-connections -5":               {"-max-connections", "-5"},
 		"-tls-cert and -tls-key go together":        {"-tls-cert", "x.pem"},
 		"invalid -max-queued-bytes -1: must not be": {"-max-queued-bytes", "-1"},
+		"invalid -strike-limit -2: use -1 (off)":    {"-strike-limit", "-2"},
+		"invalid -refill-interval -1s: must not be": {"-refill-interval", "-1s"},
 	}
 	for want, flags := range cases {
 		_, stderr, code := runCLI(t, append([]string{"serve"}, flags...)...)

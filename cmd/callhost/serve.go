@@ -52,6 +52,7 @@ type serveConfig struct {
 	storeKind     string
 	syncPolicy    string
 	limits        limitFlags
+	throttle      throttleFlags
 	authFile      string
 	tlsCert       string
 	tlsKey        string
@@ -110,6 +111,7 @@ func setupServe(fs *flag.FlagSet) runFunc {
 	fs.StringVar(&c.tlsCert, "tls-cert", "", "certificate file (PEM) to serve HTTPS and wss://")
 	fs.StringVar(&c.tlsKey, "tls-key", "", "private key file (PEM) of -tls-cert")
 	c.limits.define(fs)
+	c.throttle.define(fs)
 	return func(env *cmdEnv, args []string) int { return serve(env, &c, args) }
 }
 
@@ -193,6 +195,9 @@ func (c *serveConfig) check() error {
 	if err := c.limits.check(); err != nil {
 		return err
 	}
+	if err := c.throttle.check(); err != nil {
+		return err
+	}
 	if (c.tlsCert == "") != (c.tlsKey == "") {
 		return fmt.Errorf("-tls-cert and -tls-key go together: give both or neither")
 	}
@@ -235,7 +240,7 @@ func (c *serveConfig) runtimeOptions(log *slog.Logger, rules runtime.CallRules) 
 	if c.storeKind == "memory" {
 		st = store.NewMemory()
 	}
-	return runtime.Options{
+	opts := runtime.Options{
 		Store:               st,
 		DataDir:             c.dataDir,
 		Sync:                sync,
@@ -257,6 +262,8 @@ func (c *serveConfig) runtimeOptions(log *slog.Logger, rules runtime.CallRules) 
 		MaxPendingTotal:     c.limits.maxPendingTotal,
 		CallRules:           rules,
 	}
+	c.throttle.apply(&opts)
+	return opts
 }
 
 func serve(env *cmdEnv, c *serveConfig, args []string) int {

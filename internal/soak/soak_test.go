@@ -45,7 +45,9 @@ const (
 )
 
 // env is a runtime and a server on 127.0.0.1 with the test guest loaded as
-// "calc" and the hostile guest as "hostile".
+// "calc", and the hostile guest as "hostile" and as "bulk". The slow readers
+// call "bulk", so that their load does not depend on whether the runtime
+// throttles "hostile".
 type env struct {
 	rt  *runtime.Runtime
 	srv *server.Server
@@ -61,7 +63,7 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	load := map[string]string{"calc": "../../runtime/testdata/testguest",
-		"hostile": "../../runtime/testdata/hostile"}
+		"hostile": "../../runtime/testdata/hostile", "bulk": "../../runtime/testdata/hostile"}
 	for class, pkg := range load {
 		if err := rt.Load(ctx, class, guesttest.Build(t, pkg)); err != nil {
 			t.Fatal(err)
@@ -173,6 +175,22 @@ type phase struct {
 	Faults   int64   `json:"faults"`
 	Slow     int64   `json:"slow_readers_disconnected"`
 	Hostiles int64   `json:"hostile_calls"`
+	// Throttled counts the hostile calls rejected with throttled because
+	// earlier hostile calls ran past the turn deadline or trapped.
+	Throttled int64 `json:"hostile_calls_throttled"`
+	// LoadBefore and LoadAfter are the machine's 1-minute load average at
+	// the start and the end of the phase, empty where /proc/loadavg is
+	// missing. Other processes' load changes the throughput a lot.
+	LoadBefore string `json:"load_average_before"`
+	LoadAfter  string `json:"load_average_after"`
+	// CPUSeconds is the CPU time that the test process used during the
+	// phase, server, runtime, clients and faults together, and CallsPerCPU
+	// the well-behaved calls per CPU second. Unlike calls per second, the
+	// ratio depends little on how much CPU other processes leave free,
+	// though contention still changes it. Both are 0 where the CPU time
+	// cannot be read.
+	CPUSeconds  float64 `json:"cpu_seconds"`
+	CallsPerCPU float64 `json:"calls_per_cpu_second"`
 }
 
 // run runs the well-behaved load for d, with the faults when withFaults.
@@ -181,17 +199,24 @@ func run(t *testing.T, e *env, name string, d time.Duration, withFaults bool) ph
 	defer cancel()
 	var c tally
 	var f *faults
+	loadBefore := loadAverage()
+	cpuBefore := processCPU()
 	if withFaults {
 		f = startFaults(ctx, t, e)
 	}
 	start := time.Now()
 	wellBehaved(ctx, t, e, &c)
 	secs := time.Since(start).Seconds()
+	cpu := (processCPU() - cpuBefore).Seconds()
 	p := phase{Name: name, Seconds: secs, Calls: c.ok.Load(), Failed: c.bad.Load(),
-		PerSec: float64(c.ok.Load()) / secs}
+		PerSec: float64(c.ok.Load()) / secs, LoadBefore: loadBefore, LoadAfter: loadAverage(),
+		CPUSeconds: cpu}
+	if cpu > 0 {
+		p.CallsPerCPU = float64(p.Calls) / cpu
+	}
 	if f != nil {
 		f.wait(t)
-		p.Faults, p.Hostiles = f.count.Load(), f.hostile.Load()
+		p.Faults, p.Hostiles, p.Throttled = f.count.Load(), f.hostile.Load(), f.throttled.Load()
 		p.Slow = e.srv.Stats().SlowReaders
 	}
 	if p.Failed > 0 {
@@ -200,8 +225,9 @@ func run(t *testing.T, e *env, name string, d time.Duration, withFaults bool) ph
 	if p.Calls == 0 {
 		t.Errorf("%s: no well-behaved call completed", name)
 	}
-	t.Logf("%s: %d calls in %.1fs, %.0f/s; %d faults, %d hostile calls, %d slow readers cut",
-		name, p.Calls, secs, p.PerSec, p.Faults, p.Hostiles, p.Slow)
+	t.Logf("%s: %d calls in %.1fs, %.0f/s, %.0f per CPU second; %d faults, %d hostile "+
+		"calls, %d throttled, %d slow readers cut", name, p.Calls, secs, p.PerSec,
+		p.CallsPerCPU, p.Faults, p.Hostiles, p.Throttled, p.Slow)
 	return p
 }
 
@@ -215,6 +241,10 @@ func TestSoak(t *testing.T) {
 	}
 	drop := 1 - faulty.PerSec/base.PerSec
 	t.Logf("throughput with faults is %.1f%% lower", 100*drop)
+	if base.CallsPerCPU > 0 && faulty.CallsPerCPU > 0 {
+		t.Logf("calls per CPU second with faults are %.1f%% lower",
+			100*(1-faulty.CallsPerCPU/base.CallsPerCPU))
+	}
 	if out := os.Getenv("CALLHOST_SOAK_OUT"); out != "" {
 		writeResults(t, out, d, base, faulty, drop)
 	}

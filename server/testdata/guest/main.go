@@ -1,8 +1,8 @@
 //go:build wasip1
 
 // Command guest is the guest module of the server, client and command tests.
-// It echoes values, returns large values, fails on request, and calls back
-// the client that called it.
+// It echoes values, returns large values, fails or panics on request, and
+// calls back the client that called it.
 package main
 
 import (
@@ -20,6 +20,7 @@ func init() {
 	guest.Expose3("ask", ask)
 	guest.Expose3("relay", relay)
 	guest.Expose0("hops", hops)
+	guest.Expose0("panic", func(*guest.Ctx) (guest.None, error) { panic("guest panic") })
 	guest.Local2("askDone", askDone)
 }
 
