@@ -21,11 +21,17 @@ const alarmTick = 20 * time.Millisecond
 type alarmScheduler struct {
 	mu     sync.Mutex
 	firing map[uint64]bool // alarms whose firing commit has not completed
-	wake   chan struct{}
+	// fired maps the alarms whose firing committed recently to the value of
+	// commits after that commit. A scan of due alarms that started before
+	// the commit may still list the alarm, and must not fire it again.
+	fired   map[uint64]uint64
+	commits uint64 // firing commits completed
+	wake    chan struct{}
 }
 
 func (a *alarmScheduler) init() {
 	a.firing = make(map[uint64]bool)
+	a.fired = make(map[uint64]uint64)
 	a.wake = make(chan struct{}, 1)
 }
 
@@ -54,22 +60,37 @@ func (rt *Runtime) fireAlarmsSoon(r *runEffects) {
 	}
 }
 
+// fireDue fires the alarms that are due. Only the scheduler's goroutine calls
+// it, so scans never overlap.
 func (rt *Runtime) fireDue() {
+	a := &rt.alarms
+	a.mu.Lock()
+	scan := a.commits
+	a.mu.Unlock()
 	due, err := rt.store.DueAlarms(rt.ctx, time.Now(), 1000)
 	if err != nil {
 		rt.warns.warn("read due alarms", "error", err)
 		return
 	}
 	for _, al := range due {
-		rt.fire(al)
+		rt.fire(al, scan)
 	}
+	// Later scans start after the commits counted in scan.
+	a.mu.Lock()
+	for id, n := range a.fired {
+		if n <= scan {
+			delete(a.fired, id)
+		}
+	}
+	a.mu.Unlock()
 }
 
-// fire commits the firing of one alarm and queues its turn.
-func (rt *Runtime) fire(al store.Alarm) {
+// fire commits the firing of one alarm and queues its turn. scan is the
+// count of firing commits when the list that al came from was read.
+func (rt *Runtime) fire(al store.Alarm, scan uint64) {
 	a := &rt.alarms
 	a.mu.Lock()
-	if a.firing[al.ID] {
+	if a.firing[al.ID] || a.fired[al.ID] > scan {
 		a.mu.Unlock()
 		return
 	}
@@ -95,6 +116,8 @@ func (rt *Runtime) fire(al store.Alarm) {
 	rt.commitAlone(b, func() {
 		a.mu.Lock()
 		delete(a.firing, al.ID)
+		a.commits++
+		a.fired[al.ID] = a.commits
 		a.mu.Unlock()
 		if msg != nil {
 			rt.enqueueRecovered(msg.to, c, msg)
