@@ -11,8 +11,6 @@ import (
 
 	"github.com/callhost/callhost"
 	"github.com/callhost/callhost/host"
-	"github.com/callhost/callhost/internal/guesttest"
-	"github.com/callhost/callhost/store"
 )
 
 // hostileTurnTimeout is the turn deadline of the hostile tests: long enough
@@ -23,24 +21,7 @@ const hostileTurnTimeout = time.Second
 // "hostile" and the test guest as class "calc", and the given turn deadline.
 func newHostileRuntime(t *testing.T, turnTimeout time.Duration) *Runtime {
 	t.Helper()
-	ctx := context.Background()
-	rt, err := New(ctx, Options{Store: store.NewMemory(), CacheDir: cacheDir,
-		TurnTimeout: turnTimeout})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := rt.Shutdown(context.Background()); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-	})
-	if err := rt.Load(ctx, "calc", buildTestGuest(t)); err != nil {
-		t.Fatal(err)
-	}
-	if err := rt.Load(ctx, "hostile", guesttest.Build(t, "testdata/hostile")); err != nil {
-		t.Fatal(err)
-	}
-	return rt
+	return newClassesRuntime(t, Options{TurnTimeout: turnTimeout})
 }
 
 // neighbour calls calc/n double(i) in a loop until stopped, checking every
