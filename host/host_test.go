@@ -238,6 +238,24 @@ func TestSpinSurvivesGarbageCollection(t *testing.T) {
 	}
 }
 
+// TestSpinningStartFunctionStopped loads a module whose start section runs a
+// loop that never ends. The rewrite turns the start function into an export
+// that the host calls under the turn deadline, so Compile fails instead of
+// hanging in instantiation.
+func TestSpinningStartFunctionStopped(t *testing.T) {
+	e := newEngine(t, Config{TurnTimeout: 200 * time.Millisecond})
+	m := tinyModule()
+	m.start = &wasmFunc{code: []byte{0x03, 0x40, 0x0c, 0x00, 0x0b}} // loop; br 0; end
+	_, err := e.Compile(context.Background(), "spinstart", m.encode())
+	if !errors.Is(err, ErrTurnDeadline) {
+		t.Fatalf("Compile error = %v, want ErrTurnDeadline", err)
+	}
+	if msg := err.Error(); !strings.Contains(msg, "start function") ||
+		!strings.Contains(msg, `"spinstart"`) {
+		t.Errorf("Compile error %q does not name the start function and the module", msg)
+	}
+}
+
 // TestCloseStopsRunningTurn closes the engine while a guest spins with a
 // long deadline: Close stops the turn and waits for it.
 func TestCloseStopsRunningTurn(t *testing.T) {

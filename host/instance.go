@@ -103,6 +103,13 @@ func (m *Module) newInstance(ctx context.Context) (*Instance, error) {
 
 func (i *Instance) initialize(ctx context.Context) error {
 	i.stderr.reset()
+	// The rewrite turned the module's start section, if any, into this
+	// export, so that the watchdog can stop it like any other call.
+	if start := i.wm.ExportedFunction(preempt.StartExportName); start != nil {
+		if err := i.call(ctx, start); err != nil {
+			return fmt.Errorf("host: run the start function of module %q: %w", i.mod.name, err)
+		}
+	}
 	if i.mod.hasInit {
 		if err := i.call(ctx, i.wm.ExportedFunction(exportInit)); err != nil {
 			return fmt.Errorf("host: initialize module %q: %w", i.mod.name, err)

@@ -1,6 +1,8 @@
 package host
 
 import (
+	"slices"
+
 	"github.com/callhost/callhost/internal/msgp"
 )
 
@@ -42,6 +44,7 @@ type wasmModule struct {
 	funcs     []wasmFunc
 	data      []byte
 	dataStart uint32
+	start     *wasmFunc // the start section's function, added after funcs
 }
 
 func uleb(b []byte, v uint64) []byte {
@@ -86,6 +89,9 @@ func functype(params, results []byte) []byte {
 }
 
 func (m wasmModule) encode() []byte {
+	if m.start != nil {
+		m.funcs = append(slices.Clone(m.funcs), *m.start)
+	}
 	var types, imports, funcs, exports, codes [][]byte
 	for k, im := range m.imports {
 		types = append(types, functype(im.params, im.results))
@@ -116,6 +122,9 @@ func (m wasmModule) encode() []byte {
 		b = section(b, 5, vec(nil, uleb([]byte{0}, uint64(m.memPages))))
 	}
 	b = section(b, 7, vec(nil, exports...))
+	if m.start != nil {
+		b = section(b, 8, uleb(nil, uint64(len(m.imports)+len(m.funcs)-1)))
+	}
 	b = section(b, 10, vec(nil, codes...))
 	if len(m.data) > 0 {
 		seg := append(sleb([]byte{0, opI32}, int64(m.dataStart)), opEnd)

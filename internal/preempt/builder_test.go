@@ -200,6 +200,20 @@ func (v variant) exportSection(exports ...[]byte) []byte {
 	return sec(sectionExport, vec(exports...))
 }
 
+// startSections encodes the start section of the variant and the export
+// section that goes with it: in the original, the start section naming
+// function start and exports; instrumented, no start section, and exports
+// followed by the interrupt global and the start function as
+// StartExportName. The two are returned in section order, export first.
+func (v variant) startSections(start uint32, exports ...[]byte) (exportSec, startSec []byte) {
+	if !v.instrumented {
+		return sec(sectionExport, vec(exports...)), sec(sectionStart, uleb(uint64(start)))
+	}
+	exports = append(exports, export(ExportName, 0x03, v.interrupt),
+		export(StartExportName, 0x00, start))
+	return sec(sectionExport, vec(exports...)), nil
+}
+
 // firstDifference returns the offset of the first byte where a and b differ.
 func firstDifference(a, b []byte) int {
 	n := min(len(a), len(b))

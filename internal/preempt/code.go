@@ -36,6 +36,11 @@ const fuelPeriod = 1 << 14
 
 // instrumenter inserts interrupt checks into function bodies.
 type instrumenter struct {
+	// start is the function of the module's start section, and hasStart
+	// whether it has one. Instrument drops the section and exports the
+	// function as StartExportName instead.
+	start    uint32
+	hasStart bool
 	// globalCount is the number of globals in the original module, imported
 	// and defined. No original instruction may refer to an index at or above
 	// it, because the interrupt global gets index globalCount.

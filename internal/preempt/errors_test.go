@@ -184,6 +184,16 @@ func errorCases(t *testing.T) []errorCase {
 			want:  []string{"export section: offset 0xb: the module already exports \"callhost.interrupt\""},
 		},
 		{
+			name:  "existing export of the start name",
+			input: wasmModule(sec(sectionExport, vec(export(StartExportName, 0x00, 0)))),
+			want:  []string{"export section: offset 0xb: the module already exports \"callhost.start\""},
+		},
+		{
+			name:  "start section with trailing bytes",
+			input: wasmModule(sec(sectionStart, uleb(0), []byte{0x00})),
+			want:  []string{"start section:", "trailing data after the function index"},
+		},
+		{
 			name:  "instrumented module",
 			input: instrumented,
 			want:  []string{"already exports \"callhost.interrupt\""},

@@ -543,13 +543,14 @@ func handBuiltCases() []handBuiltCase {
 			interrupt: 0,
 			features:  api.CoreFeaturesV2,
 			build: func(v variant) []byte {
+				exports, start := v.startSections(0, export("read", 0x00, 1))
 				return wasmModule(
 					sec(sectionType, vec(funcType(nil, nil), funcType(nil, []byte{i32}))),
 					sec(sectionFunction, vec(uleb(0), uleb(1))),
 					sec(sectionMemory, vec([]byte{0x00, 0x01})),
 					v.globalSection(),
-					v.exportSection(export("read", 0x00, 1)),
-					sec(sectionStart, uleb(0)),
+					exports,
+					start,
 					sec(sectionCode, vec(
 						v.body(noLocals, check, i32Const(8), i32Const(5), 0x3a, 0x00, 0x00, 0x0b), // i32.store8
 						v.body(noLocals, check, i32Const(8), 0x2d, 0x00, 0x00,
@@ -714,6 +715,11 @@ func runHandBuilt(t *testing.T, c handBuiltCase, config wazero.RuntimeConfig, in
 	instrumented, err := r.InstantiateWithConfig(ctx, output, wazero.NewModuleConfig().WithName("instrumented"))
 	if err != nil {
 		t.Fatalf("instantiate the instrumented module: %v", err)
+	}
+	if start := instrumented.ExportedFunction(StartExportName); start != nil {
+		if _, err := start.Call(ctx); err != nil {
+			t.Fatalf("%s: %v", StartExportName, err)
+		}
 	}
 
 	interrupt, ok := instrumented.ExportedGlobal(ExportName).(api.MutableGlobal)

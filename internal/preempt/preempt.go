@@ -102,12 +102,13 @@
 //     its own global.
 //   - a single long instruction, such as memory.fill or memory.copy on a
 //     large range, or memory.atomic.wait32 with a long timeout.
-//   - functions that run while the module is instantiated: the start
-//     function, and the functions that wazero.ModuleConfig.WithStartFunctions
-//     names (by default _start). The host gets the instance, and with it the
-//     global, only after instantiation returns. To make Go's _initialize
-//     interruptible, instantiate with WithStartFunctions() and call
-//     _initialize through the instance.
+//   - functions that wazero.ModuleConfig.WithStartFunctions names (by
+//     default _start), which run inside instantiation, before the host can
+//     reach the global. To make Go's _initialize interruptible, instantiate
+//     with WithStartFunctions() and call _initialize through the instance.
+//     The start section's function is moved out of instantiation for the
+//     same reason: Instrument removes the section and exports the function
+//     as StartExportName, for the host to call first.
 //
 // A module whose memory 0 is 64-bit fails validation after the rewrite,
 // because the check passes memory.grow an i32.
@@ -128,6 +129,13 @@ import (
 
 // ExportName is the name under which Instrument exports the interrupt global.
 const ExportName = "callhost.interrupt"
+
+// StartExportName is the name under which Instrument exports the function of
+// the module's start section, which it removes. The start function runs
+// inside instantiation, before the host can reach the interrupt global, so a
+// host that wants every guest instruction to be interruptible instantiates
+// the output and then calls this export, when present, before any other.
+const StartExportName = "callhost.start"
 
 // Instrument returns a copy of module with an interrupt check at the entry
 // of every function and at the start of every loop body. The interrupt
@@ -168,7 +176,7 @@ func Instrument(module []byte) ([]byte, error) {
 type decodedModule struct {
 	sections []section
 	// The sections that the rewrite changes, or nil where absent.
-	globals, exports, code *section
+	globals, exports, code, start *section
 
 	importedFunctions uint32
 	hasMemory         bool // imported or defined
@@ -193,6 +201,8 @@ func decodeModule(module []byte) (*decodedModule, error) {
 			imports = s
 		case sectionMemory:
 			m.hasMemory = true
+		case sectionStart:
+			m.start = s
 		case sectionGlobal:
 			m.globals = s
 		case sectionExport:
@@ -226,6 +236,17 @@ func decodeModule(module []byte) (*decodedModule, error) {
 			"would not fit in a u32", globalCount)
 	}
 	m.in = newInstrumenter(uint32(globalCount))
+	if m.start != nil {
+		r := m.start.reader()
+		if m.in.start, err = r.readU32("start function index"); err != nil {
+			return nil, fmt.Errorf("preempt: start section: %w", err)
+		}
+		if !r.done() {
+			return nil, fmt.Errorf("preempt: start section: %w",
+				r.errorf(r.offset(), "trailing data after the function index"))
+		}
+		m.in.hasStart = true
+	}
 	if m.globals != nil {
 		if err := m.in.checkGlobals(globalsReader, m.definedGlobals); err != nil {
 			return nil, fmt.Errorf("preempt: global section: %w", err)
@@ -280,6 +301,8 @@ func (m *decodedModule) rewrite(inputSize int) ([]byte, error) {
 			if out, err = in.appendCodeSection(out, s, m.importedFunctions); err != nil {
 				return nil, fmt.Errorf("preempt: code section: %w", err)
 			}
+		case m.start:
+			// Exported as StartExportName instead.
 		default:
 			out = append(out, s.raw...)
 		}

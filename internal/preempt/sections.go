@@ -276,9 +276,9 @@ func (in *instrumenter) checkExports(r *reader) error {
 		if err != nil {
 			return err
 		}
-		if string(name) == ExportName {
-			return r.errorf(at, "the module already exports %q, the name of the interrupt global: "+
-				"it was instrumented before, or it uses the name for something else", ExportName)
+		if string(name) == ExportName || string(name) == StartExportName {
+			return r.errorf(at, "the module already exports %q, a name that Instrument adds: "+
+				"it was instrumented before, or it uses the name for something else", name)
 		}
 		kindAt := r.offset()
 		kind, err := r.readByte("export kind")
@@ -323,12 +323,28 @@ func appendNewMemorySection(out []byte) []byte {
 	return append(out, sectionMemory, 3, 1, 0x00, 0x00)
 }
 
-// appendExport appends the export of the interrupt global as ExportName.
+// exportCount returns the number of exports Instrument adds.
+func (in *instrumenter) exportCount() uint32 {
+	if in.hasStart {
+		return 2
+	}
+	return 1
+}
+
+// appendExport appends the export of the interrupt global as ExportName,
+// and that of the start function as StartExportName.
 func (in *instrumenter) appendExport(out []byte) []byte {
 	out = appendU32(out, uint32(len(ExportName)))
 	out = append(out, ExportName...)
 	out = append(out, 0x03) // export kind global
-	return appendU32(out, in.globalCount)
+	out = appendU32(out, in.globalCount)
+	if !in.hasStart {
+		return out
+	}
+	out = appendU32(out, uint32(len(StartExportName)))
+	out = append(out, StartExportName...)
+	out = append(out, 0x00) // export kind function
+	return appendU32(out, in.start)
 }
 
 // appendNewGlobalSection appends a global section that defines only the
@@ -343,7 +359,7 @@ func (in *instrumenter) appendNewGlobalSection(out []byte) []byte {
 // appendNewExportSection appends an export section that exports only the
 // interrupt global.
 func (in *instrumenter) appendNewExportSection(out []byte) []byte {
-	content := in.appendExport(appendU32(nil, 1))
+	content := in.appendExport(appendU32(nil, in.exportCount()))
 	out = append(out, sectionExport)
 	out = appendU32(out, uint32(len(content)))
 	return append(out, content...)
@@ -370,7 +386,7 @@ func (in *instrumenter) appendExportSection(out []byte, s *section) ([]byte, err
 	}
 	out = append(out, sectionExport)
 	return appendSized(out, func(out []byte) ([]byte, error) {
-		out = appendU32(out, n+1)
+		out = appendU32(out, n+in.exportCount())
 		out = append(out, s.content[r.pos:]...)
 		return in.appendExport(out), nil
 	})
