@@ -102,12 +102,32 @@ type checkMarker struct{}
 
 var check checkMarker
 
+// bulkMarker marks the point before a memory.init, memory.copy or
+// memory.fill where Instrument is expected to insert its fuel charge.
+type bulkMarker struct{}
+
+var bulk bulkMarker
+
 // variant selects which of two encodings a test case builds: the module as
 // written, which is the input of Instrument, or the module that Instrument
 // is expected to return.
 type variant struct {
 	instrumented bool
 	interrupt    uint32 // index of the interrupt global
+}
+
+// expectedBulk encodes the charge before a bulk memory instruction: keep
+// the byte count in the scratch global after the fuel one, take a unit of
+// fuel per 64 bytes, and run the slow path of expectedCheck.
+func expectedBulk(interrupt uint32) []byte {
+	fuel, scratch := uleb(uint64(interrupt)+1), uleb(uint64(interrupt)+2)
+	check := expectedCheck(interrupt)
+	slow := check[len(cat([]byte{0x23}, fuel, i32Const(1), []byte{0x6b, 0x24}, fuel)):]
+	return cat(
+		[]byte{0x24}, scratch, []byte{0x23}, fuel, []byte{0x23}, scratch,
+		i32Const(6), []byte{0x76, 0x6b, 0x24}, fuel, []byte{0x23}, scratch,
+		slow,
+	)
 }
 
 // expectedCheck encodes the check with the interrupt global at index
@@ -118,7 +138,7 @@ func expectedCheck(interrupt uint32) []byte {
 	fuel := uleb(uint64(interrupt) + 1)
 	return cat(
 		[]byte{0x23}, fuel, i32Const(1), []byte{0x6b, 0x24}, fuel, // fuel -= 1
-		[]byte{0x23}, fuel, []byte{0x45, 0x04, 0x40}, // if fuel == 0
+		[]byte{0x23}, fuel, i32Const(0), []byte{0x4c, 0x04, 0x40}, // if fuel <= 0
 		i32Const(0), []byte{0x40, 0x00, 0x1a}, // memory.grow 0; drop
 		[]byte{0x23}, uleb(uint64(interrupt)), []byte{0x04, 0x40, 0x00, 0x0b},
 		i32Const(fuelPeriod), []byte{0x24}, fuel, []byte{0x0b},
@@ -161,6 +181,10 @@ func (v variant) code(parts ...any) []byte {
 			if v.instrumented {
 				b = append(b, expectedCheck(v.interrupt)...)
 			}
+		case bulkMarker:
+			if v.instrumented {
+				b = append(b, expectedBulk(v.interrupt)...)
+			}
 		default:
 			panic(fmt.Sprintf("body part of type %T", part))
 		}
@@ -173,6 +197,7 @@ func (v variant) code(parts ...any) []byte {
 var (
 	interruptGlobal = global(0x7f, true, i32Const(0))
 	fuelGlobal      = global(0x7f, true, i32Const(fuelPeriod))
+	scratchGlobal   = global(0x7f, true, i32Const(0))
 )
 
 // globalSection encodes the global section of the variant: the given
@@ -180,7 +205,7 @@ var (
 // for an original module without globals.
 func (v variant) globalSection(globals ...[]byte) []byte {
 	if v.instrumented {
-		globals = append(globals, interruptGlobal, fuelGlobal)
+		globals = append(globals, interruptGlobal, fuelGlobal, scratchGlobal)
 	}
 	if len(globals) == 0 {
 		return nil

@@ -10,6 +10,7 @@ const (
 	kindLoop               // loop: opens a block whose start is a branch target
 	kindEnd                // end: closes a block, or the body at depth 0
 	kindDelegate           // delegate: closes a try block
+	kindBulk               // memory.init, memory.copy, memory.fill: take a byte count last
 )
 
 // Opcodes that need more than skipping their immediates.
@@ -23,9 +24,15 @@ const (
 	opGlobalSet   = 0x24
 	opMemoryGrow  = 0x40
 	opI32Const    = 0x41
-	opI32Eqz      = 0x45
+	opI32LeS      = 0x4c
 	opI32Sub      = 0x6b
+	opI32ShrU     = 0x76
 )
+
+// bulkBytesPerFuelShift sets the fuel that a bulk memory instruction costs:
+// one unit per 1<<bulkBytesPerFuelShift bytes, about the time a tight loop
+// takes per check.
+const bulkBytesPerFuelShift = 6
 
 // fuelPeriod is the number of checks between two exits to Go. An exit is a
 // memory.grow of 0 pages, which wazero runs in Go: there the goroutine can
@@ -45,35 +52,63 @@ type instrumenter struct {
 	// and defined. No original instruction may refer to an index at or above
 	// it, because the interrupt global gets index globalCount.
 	globalCount uint32
-	// check is the inserted sequence. With I the interrupt global (index
-	// globalCount) and F the fuel global (globalCount+1):
+	// check is the sequence inserted at function entries and loop headers.
+	// With I the interrupt global (index globalCount), F the fuel global
+	// (globalCount+1) and S a scratch global (globalCount+2):
 	//
 	//	global.get F; i32.const 1; i32.sub; global.set F
-	//	global.get F; i32.eqz
+	//	global.get F; i32.const 0; i32.le_s
 	//	if
 	//	  i32.const 0; memory.grow 0; drop
 	//	  global.get I; if; unreachable; end
 	//	  i32.const fuelPeriod; global.set F
 	//	end
 	check []byte
+	// bulk is the sequence inserted before memory.init, memory.copy and
+	// memory.fill, whose byte count n is on top of the stack. It charges one
+	// unit of fuel per 64 bytes, so a loop of large fills exits to Go as
+	// often as a tight loop does:
+	//
+	//	global.set S; global.get F; global.get S; i32.const 6; i32.shr_u
+	//	i32.sub; global.set F; global.get S
+	//
+	// followed by the part of check from the second line on.
+	bulk []byte
 }
 
 func newInstrumenter(globalCount uint32) *instrumenter {
-	interrupt, fuel := appendU32(nil, globalCount), appendU32(nil, globalCount+1)
+	interrupt := appendU32(nil, globalCount)
+	fuel := appendU32(nil, globalCount+1)
+	scratch := appendU32(nil, globalCount+2)
+
+	// The slow path: when the fuel is spent, exit to Go, trap if the
+	// interrupt global is set, and refill the fuel.
+	slow := append([]byte{opGlobalGet}, fuel...)
+	slow = append(slow, opI32Const, 0, opI32LeS, opIf, emptyBlock)
+	slow = append(slow, opI32Const, 0, opMemoryGrow, 0, opDrop, opGlobalGet)
+	slow = append(slow, interrupt...)
+	slow = append(slow, opIf, emptyBlock, opUnreachable, opEnd, opI32Const)
+	slow = appendS32(slow, fuelPeriod)
+	slow = append(slow, opGlobalSet)
+	slow = append(slow, fuel...)
+	slow = append(slow, opEnd)
+
 	check := append([]byte{opGlobalGet}, fuel...)
 	check = append(check, opI32Const, 1, opI32Sub, opGlobalSet)
 	check = append(check, fuel...)
-	check = append(check, opGlobalGet)
-	check = append(check, fuel...)
-	check = append(check, opI32Eqz, opIf, emptyBlock)
-	check = append(check, opI32Const, 0, opMemoryGrow, 0, opDrop, opGlobalGet)
-	check = append(check, interrupt...)
-	check = append(check, opIf, emptyBlock, opUnreachable, opEnd, opI32Const)
-	check = appendS32(check, fuelPeriod)
-	check = append(check, opGlobalSet)
-	check = append(check, fuel...)
-	check = append(check, opEnd)
-	return &instrumenter{globalCount: globalCount, check: check}
+	check = append(check, slow...)
+
+	bulk := append([]byte{opGlobalSet}, scratch...)
+	bulk = append(bulk, opGlobalGet)
+	bulk = append(bulk, fuel...)
+	bulk = append(bulk, opGlobalGet)
+	bulk = append(bulk, scratch...)
+	bulk = append(bulk, opI32Const, bulkBytesPerFuelShift, opI32ShrU, opI32Sub, opGlobalSet)
+	bulk = append(bulk, fuel...)
+	bulk = append(bulk, opGlobalGet)
+	bulk = append(bulk, scratch...)
+	bulk = append(bulk, slow...)
+	return &instrumenter{globalCount: globalCount, check: check, bulk: bulk}
 }
 
 // appendBody appends the function body in r to out, with a check after the
@@ -102,12 +137,16 @@ func (in *instrumenter) appendBody(out []byte, r *reader) ([]byte, error) {
 		if r.done() {
 			return nil, r.errorf(r.offset(), "function body ends without the end instruction")
 		}
-		start := r.offset()
+		start, before := r.offset(), r.pos
 		kind, err := in.decodeInstruction(r)
 		if err != nil {
 			return nil, err
 		}
 		switch kind {
+		case kindBulk:
+			out = append(out, r.buf[copied:before]...)
+			out = append(out, in.bulk...)
+			copied = before
 		case kindBlock:
 			depth++
 		case kindLoop:
@@ -270,7 +309,7 @@ func (in *instrumenter) decodeInstruction(r *reader) (instrKind, error) {
 		return kindOther, r.readHeapType()
 
 	case op == 0xfc:
-		return kindOther, r.readMiscInstruction(start)
+		return r.readMiscInstruction(start)
 
 	case op == 0xfd:
 		return kindOther, r.readVectorInstruction(start)
@@ -358,32 +397,32 @@ func (r *reader) readMemArg() error {
 // readMiscInstruction reads the rest of an instruction with the 0xfc prefix:
 // non-trapping float-to-int conversions, and bulk memory and table
 // instructions.
-func (r *reader) readMiscInstruction(start int) error {
+func (r *reader) readMiscInstruction(start int) (instrKind, error) {
 	op, err := r.readU32("opcode after prefix 0xfc")
 	if err != nil {
-		return err
+		return kindOther, err
 	}
 	switch {
 	case op <= 7: // i32.trunc_sat_f32_s ... i64.trunc_sat_f64_u
-		return nil
+		return kindOther, nil
 	case op == 8: // memory.init
-		return r.skipU32s(2, "memory.init data or memory index")
+		return kindBulk, r.skipU32s(2, "memory.init data or memory index")
 	case op == 9: // data.drop
-		return r.skipU32s(1, "data index")
+		return kindOther, r.skipU32s(1, "data index")
 	case op == 10: // memory.copy
-		return r.skipU32s(2, "memory.copy memory index")
+		return kindBulk, r.skipU32s(2, "memory.copy memory index")
 	case op == 11: // memory.fill
-		return r.skipU32s(1, "memory.fill memory index")
+		return kindBulk, r.skipU32s(1, "memory.fill memory index")
 	case op == 12: // table.init
-		return r.skipU32s(2, "table.init element or table index")
+		return kindOther, r.skipU32s(2, "table.init element or table index")
 	case op == 13: // elem.drop
-		return r.skipU32s(1, "element index")
+		return kindOther, r.skipU32s(1, "element index")
 	case op == 14: // table.copy
-		return r.skipU32s(2, "table.copy table index")
+		return kindOther, r.skipU32s(2, "table.copy table index")
 	case op >= 15 && op <= 17: // table.grow, table.size, table.fill
-		return r.skipU32s(1, "table index")
+		return kindOther, r.skipU32s(1, "table index")
 	}
-	return r.errorf(start, "unknown opcode 0xfc 0x%x", op)
+	return kindOther, r.errorf(start, "unknown opcode 0xfc 0x%x", op)
 }
 
 // readVectorInstruction reads the rest of an instruction with the 0xfd

@@ -267,10 +267,10 @@ func handBuiltCases() []handBuiltCase {
 					sec(sectionElement, vec(cat([]byte{0x01, 0x00}, vec(uleb(0))))),
 					sec(sectionDataCount, uleb(1)),
 					sec(sectionCode, vec(v.body(noLocals, check,
-						i32Const(16), i32Const(0), i32Const(5), 0xfc, 0x08, 0x00, 0x00, // memory.init 0
+						i32Const(16), i32Const(0), i32Const(5), bulk, 0xfc, 0x08, 0x00, 0x00, // memory.init 0
 						0xfc, 0x09, 0x00, // data.drop 0
-						i32Const(32), i32Const(16), i32Const(5), 0xfc, 0x0a, 0x00, 0x00, // memory.copy
-						i32Const(40), i32Const(0x21), i32Const(3), 0xfc, 0x0b, 0x00, // memory.fill
+						i32Const(32), i32Const(16), i32Const(5), bulk, 0xfc, 0x0a, 0x00, 0x00, // memory.copy
+						i32Const(40), i32Const(0x21), i32Const(3), bulk, 0xfc, 0x0b, 0x00, // memory.fill
 						i32Const(0), i32Const(0), i32Const(1), 0xfc, 0x0c, 0x00, 0x00, // table.init 0 0
 						0xfc, 0x0d, 0x00, // elem.drop 0
 						0xd0, 0x70, i32Const(1), 0xfc, 0x0f, 0x00, 0x1a, // table.grow; drop
@@ -301,7 +301,7 @@ func handBuiltCases() []handBuiltCase {
 					v.globalSection(),
 					v.exportSection(export("fill", 0x00, 0)),
 					sec(sectionCode, vec(v.body(noLocals, check,
-						i32Const(40), i32Const(0x21), i32Const(3), 0xfc, 0x8b, 0x00, 0x00, // memory.fill as 11 in two bytes
+						i32Const(40), i32Const(0x21), i32Const(3), bulk, 0xfc, 0x8b, 0x00, 0x00, // memory.fill as 11 in two bytes
 						i32Const(42), 0x2d, 0x00, 0x00, // i32.load8_u 42
 						0x0b))),
 				)

@@ -4,9 +4,9 @@
 //
 // # Mechanism
 //
-// Instrument appends two mutable i32 globals: the interrupt global,
-// initialised to 0 and exported as ExportName, and a fuel counter,
-// initialised to fuelPeriod. It inserts this check at the entry of every
+// Instrument appends three mutable i32 globals: the interrupt global,
+// initialised to 0 and exported as ExportName, a fuel counter, initialised
+// to fuelPeriod, and a scratch global. It inserts this check at the entry of every
 // function (after the local declarations) and at the start of every loop
 // body:
 //
@@ -15,7 +15,8 @@
 //	i32.sub
 //	global.set $fuel
 //	global.get $fuel
-//	i32.eqz
+//	i32.const 0
+//	i32.le_s
 //	if
 //	  i32.const 0
 //	  memory.grow 0
@@ -33,6 +34,12 @@
 // out, at most fuelPeriod checks later, and the call returns wazero's
 // "unreachable" trap error. The global stays set, so later calls trap too.
 // A module without memory gets one of 0 pages for the memory.grow.
+//
+// Before each memory.init, memory.copy and memory.fill, Instrument inserts a
+// charge of one unit of fuel per 64 bytes of the instruction's byte count
+// (kept in the scratch global while the charge runs), followed by the same
+// test of the fuel. A loop of large fills therefore exits to Go about as
+// often in time as a tight loop.
 //
 // The memory.grow of 0 pages is there for Go's scheduler, not for the
 // guest. Go cannot preempt the machine code that wazero's compiler
@@ -66,7 +73,7 @@
 // # Cost
 //
 // Each check is a load, a subtraction, a store and a branch that is not
-// taken, plus one exit to Go per fuelPeriod checks; it takes 30 bytes of
+// taken, plus one exit to Go per fuelPeriod checks; it takes 32 bytes of
 // code while the global indexes are below 128. A Go function with a loop
 // runs at least two checks per call. BenchmarkCall compares the three
 // setups on the Go guest, and BenchmarkInstrument measures the rewrite
@@ -231,9 +238,9 @@ func decodeModule(module []byte) (*decodedModule, error) {
 		m.globalEntries = globalsReader.pos
 	}
 	globalCount := uint64(counts.globals) + uint64(m.definedGlobals)
-	if globalCount >= math.MaxUint32 {
-		return nil, fmt.Errorf("preempt: the module has %d globals, so the interrupt global's index "+
-			"would not fit in a u32", globalCount)
+	if globalCount > math.MaxUint32-insertedGlobals {
+		return nil, fmt.Errorf("preempt: the module has %d globals, so the indexes of the globals "+
+			"Instrument appends would not fit in a u32", globalCount)
 	}
 	m.in = newInstrumenter(uint32(globalCount))
 	if m.start != nil {

@@ -282,3 +282,39 @@ func spinModule() []byte {
 			0x0b))),
 	)
 }
+
+// TestBulkFillLoopInterrupted runs a loop whose body is one memory.fill of
+// 16 MiB. Each fill takes a millisecond or so, so without the fuel charge of
+// bulk instructions a fuel period would last tens of seconds.
+func TestBulkFillLoopInterrupted(t *testing.T) {
+	instrumented, err := Instrument(fillLoopModule())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	r := wazero.NewRuntime(ctx)
+	defer r.Close(ctx)
+	mod, err := r.Instantiate(ctx, instrumented)
+	if err != nil {
+		t.Fatal(err)
+	}
+	requireInterrupted(t, "default", mod, "spin")
+}
+
+// fillLoopModule is a module with 16 MiB of memory whose export spin fills
+// all of it with zeros in a loop that never ends.
+func fillLoopModule() []byte {
+	return wasmModule(
+		sec(sectionType, vec(funcType(nil, nil))),
+		sec(sectionFunction, vec(uleb(0))),
+		sec(sectionMemory, vec(cat([]byte{0x00}, uleb(256)))),
+		sec(sectionExport, vec(export("spin", 0x00, 0))),
+		sec(sectionCode, vec(variant{}.body(noLocals,
+			0x03, 0x40, // loop
+			i32Const(0), i32Const(0), i32Const(16<<20),
+			0xfc, 0x0b, 0x00, // memory.fill
+			0x0c, 0x00, // br 0
+			0x0b, // end
+			0x0b))),
+	)
+}

@@ -306,14 +306,19 @@ func (in *instrumenter) checkExports(r *reader) error {
 	return nil
 }
 
-// appendGlobals appends the definitions of the two inserted globals: the
-// interrupt global, a mutable i32 initialised to 0, and the fuel counter, a
-// mutable i32 initialised to fuelPeriod.
+// appendGlobals appends the definitions of the insertedGlobals globals: the
+// interrupt global, a mutable i32 initialised to 0, the fuel counter, a
+// mutable i32 initialised to fuelPeriod, and a scratch i32 for the byte
+// count of bulk memory instructions.
+// insertedGlobals is the number of globals Instrument appends.
+const insertedGlobals = 3
+
 func appendGlobals(out []byte) []byte {
 	out = append(out, typeI32, 0x01, opI32Const, 0x00, opEnd)
 	out = append(out, typeI32, 0x01, opI32Const)
 	out = appendS32(out, fuelPeriod)
-	return append(out, opEnd)
+	out = append(out, opEnd)
+	return append(out, typeI32, 0x01, opI32Const, 0x00, opEnd)
 }
 
 // appendNewMemorySection appends a memory section that defines one memory
@@ -350,7 +355,7 @@ func (in *instrumenter) appendExport(out []byte) []byte {
 // appendNewGlobalSection appends a global section that defines only the
 // interrupt global.
 func (in *instrumenter) appendNewGlobalSection(out []byte) []byte {
-	content := appendGlobals(appendU32(nil, 2))
+	content := appendGlobals(appendU32(nil, insertedGlobals))
 	out = append(out, sectionGlobal)
 	out = appendU32(out, uint32(len(content)))
 	return append(out, content...)
@@ -370,7 +375,7 @@ func (in *instrumenter) appendNewExportSection(out []byte) []byte {
 func (in *instrumenter) appendGlobalSection(out []byte, s *section, n uint32, entries int) ([]byte, error) {
 	out = append(out, sectionGlobal)
 	return appendSized(out, func(out []byte) ([]byte, error) {
-		out = appendU32(out, n+2)
+		out = appendU32(out, n+insertedGlobals)
 		out = append(out, s.content[entries:]...)
 		return appendGlobals(out), nil
 	})
