@@ -125,7 +125,8 @@ type Options struct {
 	// StrikeWindow after a throttle ended, a single strike throttles the
 	// class again, for twice as long as the last throttle, up to
 	// MaxThrottleTime. Strikes during a throttle come from calls accepted
-	// before it and do not count. Defaults: 1 s and 1 min.
+	// before it and do not count. Defaults: 1 s and 1 min. A MaxThrottleTime
+	// below ThrottleTime is raised to it.
 	ThrottleTime    time.Duration
 	MaxThrottleTime time.Duration
 	// RefillBurst and RefillInterval bound how fast one class may break

@@ -63,6 +63,17 @@ func (f *throttleFlags) check() error {
 				d.name, d.v)
 		}
 	}
+	first, longest := f.throttleTime, f.maxThrottleTime
+	if first == 0 {
+		first = runtime.DefaultThrottleTime
+	}
+	if longest == 0 {
+		longest = runtime.DefaultMaxThrottleTime
+	}
+	if first > longest {
+		return fmt.Errorf("invalid -throttle-time %s: longer than -max-throttle-time %s; "+
+			"raise -max-throttle-time or shorten -throttle-time", first, longest)
+	}
 	return nil
 }
 

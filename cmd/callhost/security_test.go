@@ -159,6 +159,8 @@ func TestServeRejectsBadSecurityFlags(t *testing.T) {
 		"invalid -max-queued-bytes -1: must not be": {"-max-queued-bytes", "-1"},
 		"invalid -strike-limit -2: use -1 (off)":    {"-strike-limit", "-2"},
 		"invalid -refill-interval -1s: must not be": {"-refill-interval", "-1s"},
+		"invalid -throttle-time 2m0s: longer than -max-throttle-time 1m0s": {
+			"-throttle-time", "2m", "-max-throttle-time", "1m"},
 	}
 	for want, flags := range cases {
 		_, stderr, code := runCLI(t, append([]string{"serve"}, flags...)...)
