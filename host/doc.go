@@ -30,14 +30,15 @@
 // function entry and loop header. One watchdog goroutine per engine checks the
 // running turns on each tick (a sixteenth of the timeout, between 1 and 100 ms).
 // When a turn runs past its deadline, or the context given to Turn is done, the
-// watchdog sets the instance's global, and the guest traps at its next check. A
-// check is a decrement and a branch, with an exit to Go every 16384 checks so
-// that the Go runtime can preempt the goroutine. wazero's own mechanism,
-// WithCloseOnContextDone,
-// which the engine does not use, exits to Go at every loop header and starts a
-// goroutine per export call. With [Config.Uninterruptible] guests run
-// unchanged, but a late turn can only be failed after it returns, and a guest
-// that never returns keeps its goroutine forever. Neither mode interrupts a
+// watchdog sets the instance's global, and the guest traps when its fuel next
+// runs out. A check is a decrement and a branch, with an exit to Go every 16384
+// checks so that the Go runtime can preempt the goroutine. wazero's own
+// mechanism, WithCloseOnContextDone, which the engine does not use, exits to Go
+// at every loop header and starts a goroutine per export call.
+//
+// With [Config.Uninterruptible] guests run unchanged, but a late turn can only
+// be failed after it returns, and a guest that never returns keeps its
+// goroutine forever. Neither mode interrupts a
 // host import that blocks, or a guest blocked in a WASI call. The guest's
 // clocks are real, but the engine gives wazero no sleep function, so WASI's
 // poll_oneoff returns at once: a Go guest's time.Sleep busy-waits, and a

@@ -33,9 +33,10 @@ type Config struct {
 	TurnTimeout time.Duration
 
 	// Uninterruptible compiles guests as they are. By default [Engine.Compile]
-	// inserts a check of an interrupt flag at every function entry and loop
-	// header of the guest, which the watchdog sets to stop a turn; it costs a
-	// load and a branch each time (see package preempt for measurements).
+	// inserts a check at every function entry and loop header of the guest,
+	// and the watchdog sets an interrupt flag that the check reads to stop a
+	// turn. Each check costs a decrement and a branch, with an exit to Go every
+	// 16384 checks (see package preempt for measurements).
 	//
 	// Uninterruptible guests run without the checks, but nothing can stop one. A
 	// turn past its deadline still fails with [ErrTurnDeadline], but only once the

@@ -49,9 +49,9 @@ type Instance struct {
 	pool   *Pool
 	out    atomic.Bool // handed out by pool
 
-	// interrupt is the global that the module's inserted checks read; setting
-	// it to 1 makes the guest trap at its next function entry or loop header.
-	// It is nil when the engine is uninterruptible.
+	// interrupt is the global that the module's inserted checks read. Setting
+	// it to 1 makes the guest trap within one fuel period of checks (see
+	// package preempt). It is nil when the engine is uninterruptible.
 	interrupt api.MutableGlobal
 
 	// Turn state shared with the watchdog.
@@ -300,15 +300,11 @@ func (i *Instance) check(now, limit time.Duration, interruptible bool) stopReaso
 	}
 	switch {
 	case now-i.start > limit:
-		i.stop = stopDeadline
+		i.stopLocked(stopDeadline, interruptible)
 	case interruptible && isDone(i.watchDone):
-		i.stop = stopCanceled
+		i.stopLocked(stopCanceled, interruptible)
 	default:
 		return stopNone
-	}
-	if interruptible {
-		i.stopped.Store(true)
-		i.interrupt.Set(1)
 	}
 	return i.stop
 }
@@ -317,16 +313,22 @@ func (i *Instance) check(now, limit time.Duration, interruptible bool) stopReaso
 func (i *Instance) stopForClose(interruptible bool) {
 	i.wmu.Lock()
 	defer i.wmu.Unlock()
-	if !i.active || i.stop != stopNone {
-		return
+	if i.active && i.stop == stopNone {
+		i.stopLocked(stopClosed, interruptible)
 	}
-	i.stop = stopClosed
+}
+
+// stopLocked records why the running call stops and, when the engine is
+// interruptible, sets the interrupt global. The caller holds i.wmu.
+func (i *Instance) stopLocked(r stopReason, interruptible bool) {
+	i.stop = r
 	if interruptible {
 		i.stopped.Store(true)
 		i.interrupt.Set(1)
 	}
 }
 
+// isActive reports whether the instance is in an export call.
 func (i *Instance) isActive() bool {
 	i.wmu.Lock()
 	defer i.wmu.Unlock()
