@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
@@ -259,38 +258,28 @@ func TestSpinningStartFunctionStopped(t *testing.T) {
 // TestCloseStopsRunningTurn closes the engine while a guest spins with a
 // long deadline: Close stops the turn and waits for it.
 func TestCloseStopsRunningTurn(t *testing.T) {
-	e, err := NewEngine(context.Background(), Config{TurnTimeout: time.Minute,
-		CacheDir: filepath.Join(testDir, "cache")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := e.Compile(context.Background(), "guest", guestWasm(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := m.NewPool(context.Background(), PoolConfig{Max: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	m, p := newGuestPool(t, Config{TurnTimeout: time.Minute}, PoolConfig{Max: 1})
 	i, err := p.Get(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer p.Put(i)
+
 	done := make(chan error, 1)
 	go func() {
 		_, err := i.Turn(context.Background(), invoke("spin"), nil)
 		done <- err
 	}()
 	time.Sleep(50 * time.Millisecond)
+
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if err := e.Close(ctx); err != nil {
+	if err := m.e.Close(ctx); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
 	if err := <-done; !errors.Is(err, ErrClosed) {
 		t.Fatalf("Turn error = %v, want ErrClosed", err)
 	}
-	p.Put(i)
 }
 
 func TestUninterruptibleDeadline(t *testing.T) {

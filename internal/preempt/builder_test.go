@@ -131,9 +131,9 @@ func expectedBulk(interrupt uint32) []byte {
 }
 
 // expectedCheck encodes the check with the interrupt global at index
-// interrupt and the fuel global after it: count down the fuel, and when it
-// runs out, grow memory 0 by 0 pages, trap if the interrupt global is set,
-// and refill the fuel.
+// interrupt and the fuel global after it. The check counts down the fuel.
+// When the fuel runs out, it grows memory 0 by 0 pages, traps if the
+// interrupt global is set, and refills the fuel.
 func expectedCheck(interrupt uint32) []byte {
 	fuel := uleb(uint64(interrupt) + 1)
 	return cat(
@@ -225,11 +225,11 @@ func (v variant) exportSection(exports ...[]byte) []byte {
 	return sec(sectionExport, vec(exports...))
 }
 
-// startSections encodes the start section of the variant and the export
-// section that goes with it: in the original, the start section naming
-// function start and exports; instrumented, no start section, and exports
-// followed by the interrupt global and the start function as
-// StartExportName. The two are returned in section order, export first.
+// startSections encodes the export section and the start section of the
+// variant, in section order. The original has exports and a start section
+// that names function start. The instrumented variant has no start section,
+// and its exports end with the interrupt global and, as StartExportName, the
+// start function.
 func (v variant) startSections(start uint32, exports ...[]byte) (exportSec, startSec []byte) {
 	if !v.instrumented {
 		return sec(sectionExport, vec(exports...)), sec(sectionStart, uleb(uint64(start)))

@@ -43,10 +43,10 @@
 //
 // The memory.grow of 0 pages is there for Go's scheduler, not for the
 // guest. Go cannot preempt the machine code that wazero's compiler
-// generates, so a guest that runs without leaving it would hold up every
-// stop-the-world phase of the garbage collector in the whole process, and
-// with it the goroutine that would set the interrupt global: a spinning
-// guest would hang the process at its next collection. wazero runs
+// generates. A guest that runs without leaving it would therefore hold up
+// every stop-the-world phase of the garbage collector in the whole process,
+// and with it the goroutine that would set the interrupt global, so a
+// spinning guest would hang the process at its next collection. wazero runs
 // memory.grow in Go, where the goroutine can be preempted, so a collection
 // waits at most one fuel period for a running guest. The interrupt global
 // is read on the same exit, which keeps the common path to a decrement and

@@ -143,12 +143,14 @@ func requireInterrupted(t *testing.T, engine string, mod api.Module, function st
 		t.Skip("the interpreter reads the global as a plain Go variable, " +
 			"so the race detector reports the write from another goroutine")
 	}
+
 	interrupt := exportedInterrupt(t, mod)
 	done := make(chan error, 1)
 	go func() {
 		_, err := mod.ExportedFunction(function).Call(context.Background())
 		done <- err
 	}()
+
 	gcs := 0
 	for deadline := time.Now().Add(50 * time.Millisecond); time.Now().Before(deadline); gcs++ {
 		runtime.GC()
@@ -158,6 +160,7 @@ func requireInterrupted(t *testing.T, engine string, mod api.Module, function st
 		t.Fatalf("%s returned before the interrupt: %v", function, err)
 	default:
 	}
+
 	interrupt.Set(1)
 	setAt := time.Now()
 	select {
