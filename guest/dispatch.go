@@ -147,6 +147,24 @@ func appendFailure(out []byte, err error) []byte {
 	return abi.AppendError(out, callhost.CodeGuestError, err.Error())
 }
 
+// argDecoder is a parameter slot that decodes its argument itself, reading
+// from the request in place.
+type argDecoder interface {
+	decodeArg(r *msgp.Reader) error
+}
+
+// unmarshalerArg is the argDecoder of a parameter type with an
+// UnmarshalMsgpack method, which takes the argument's bytes.
+type unmarshalerArg struct{ u msgpack.Unmarshaler }
+
+func (a unmarshalerArg) decodeArg(r *msgp.Reader) error {
+	raw, err := r.ReadRaw()
+	if err != nil {
+		return err
+	}
+	return a.u.UnmarshalMsgpack(raw)
+}
+
 func badRequest(format string, args ...any) *callhost.Error {
 	return callhost.Errorf(callhost.CodeBadRequest, format, args...)
 }
@@ -163,10 +181,10 @@ func (a *argReader) reset(args []byte, handler string) {
 }
 
 // decode decodes the next argument, number i, into the value p points to.
-// The most common parameter types are read in place. Others are decoded from
-// the argument's bytes: by u, which is p as a msgpack.Unmarshaler or nil, or
-// else by msgp.Unmarshal.
-func (a *argReader) decode(i int, p any, u msgpack.Unmarshaler) error {
+// The most common parameter types are read in place. Others are decoded by
+// u, which is p's argDecoder or nil, or else from the argument's bytes by
+// msgp.Unmarshal.
+func (a *argReader) decode(i int, p any, u argDecoder) error {
 	var err error
 	switch v := p.(type) {
 	case *int:
@@ -186,13 +204,12 @@ func (a *argReader) decode(i int, p any, u msgpack.Unmarshaler) error {
 	case *float64:
 		*v, err = a.r.ReadFloat64()
 	default:
+		if u != nil {
+			err = u.decodeArg(&a.r)
+			break
+		}
 		var raw []byte
-		raw, err = a.r.ReadRaw()
-		switch {
-		case err != nil:
-		case u != nil:
-			err = u.UnmarshalMsgpack(raw)
-		default:
+		if raw, err = a.r.ReadRaw(); err == nil {
 			err = msgp.Unmarshal(raw, p)
 		}
 	}

@@ -326,6 +326,18 @@ func TestTurnAllocations(t *testing.T) {
 	h.reg.add(bind2("concat", true, func(_ *Ctx, a, b string) (string, error) {
 		return a + b, nil
 	}))
+	// A counter in storage and a continuation that receives an int outcome.
+	h.reg.add(bind2("tally", false, func(c *Ctx, step int, r Result[int]) (int, error) {
+		n, _, err := Load[int](c, "n")
+		if err == nil {
+			err = Store(c, "n", n+step+r.Value)
+		}
+		return n, err
+	}))
+	h.host.kv["n"] = msgp.AppendInt(nil, 1<<40)
+	tally := request(abi.KindContinuation, "tally")
+	tally.Args = msgp.AppendInt(msgp.AppendArrayHeader(nil, 2), 1<<20)
+	tally.Args = append(tally.Args, abi.AppendOK(nil, msgp.AppendInt(nil, 1<<30))...)
 	cases := []struct {
 		req  []byte
 		max  float64
@@ -335,6 +347,8 @@ func TestTurnAllocations(t *testing.T) {
 		// Two argument strings and the concatenation.
 		{abi.AppendRequest(nil, request(abi.KindInvoke, "concat", "abc", "def")), 3,
 			"concat(string, string)"},
+		// The fake host's copy of the stored value.
+		{abi.AppendRequest(nil, tally), 1, "tally(int, Result[int]) with Load and Store"},
 	}
 	for _, tc := range cases {
 		h.d.turn(tc.req) // warm the buffers

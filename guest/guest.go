@@ -53,3 +53,6 @@ func (*None) UnmarshalMsgpack(b []byte) error {
 	r := msgp.NewReader(b)
 	return r.Skip()
 }
+
+// decodeArg skips the argument.
+func (*None) decodeArg(r *msgp.Reader) error { return r.Skip() }

@@ -141,7 +141,7 @@ func bind0[R any](name string, exposed bool, fn func(*Ctx) (R, error)) *handler 
 func bind1[A, R any](name string, exposed bool, fn func(*Ctx, A) (R, error)) *handler {
 	mustFunc(name, fn == nil)
 	a, res := new(A), &resultSlot[R]{handler: name}
-	ua := unmarshalerOf(a)
+	ua := decoderOf(a)
 	run := func(c *Ctx, args *argReader, out []byte) ([]byte, error) {
 		err := args.decode(0, a, ua)
 		va := take(a)
@@ -160,7 +160,7 @@ func bind1[A, R any](name string, exposed bool, fn func(*Ctx, A) (R, error)) *ha
 func bind2[A, B, R any](name string, exposed bool, fn func(*Ctx, A, B) (R, error)) *handler {
 	mustFunc(name, fn == nil)
 	a, b, res := new(A), new(B), &resultSlot[R]{handler: name}
-	ua, ub := unmarshalerOf(a), unmarshalerOf(b)
+	ua, ub := decoderOf(a), decoderOf(b)
 	run := func(c *Ctx, args *argReader, out []byte) ([]byte, error) {
 		err := args.decode(0, a, ua)
 		if err == nil {
@@ -183,7 +183,7 @@ func bind3[A, B, C, R any](name string, exposed bool,
 	fn func(*Ctx, A, B, C) (R, error)) *handler {
 	mustFunc(name, fn == nil)
 	a, b, c3, res := new(A), new(B), new(C), &resultSlot[R]{handler: name}
-	ua, ub, uc := unmarshalerOf(a), unmarshalerOf(b), unmarshalerOf(c3)
+	ua, ub, uc := decoderOf(a), decoderOf(b), decoderOf(c3)
 	run := func(c *Ctx, args *argReader, out []byte) ([]byte, error) {
 		err := args.decode(0, a, ua)
 		if err == nil {
@@ -210,7 +210,7 @@ func bind4[A, B, C, D, R any](name string, exposed bool,
 	mustFunc(name, fn == nil)
 	a, b, c3, d, res := new(A), new(B), new(C), new(D),
 		&resultSlot[R]{handler: name}
-	ua, ub, uc, ud := unmarshalerOf(a), unmarshalerOf(b), unmarshalerOf(c3), unmarshalerOf(d)
+	ua, ub, uc, ud := decoderOf(a), decoderOf(b), decoderOf(c3), decoderOf(d)
 	run := func(c *Ctx, args *argReader, out []byte) ([]byte, error) {
 		err := args.decode(0, a, ua)
 		if err == nil {
@@ -235,13 +235,18 @@ func bind4[A, B, C, D, R any](name string, exposed bool,
 	return &handler{name: name, exposed: exposed, arity: 4, run: run}
 }
 
-// unmarshalerOf returns the parameter slot p as a msgpack.Unmarshaler, or nil
-// when its type has no UnmarshalMsgpack method. The bind functions find it
-// once, at registration, because a type switch on an interface type costs an
-// itab lookup, several wasm function calls, on every turn.
-func unmarshalerOf(p any) msgpack.Unmarshaler {
-	u, _ := p.(msgpack.Unmarshaler)
-	return u
+// decoderOf returns the argDecoder of the parameter slot p, or nil when its
+// type decodes through msgp.Unmarshal. The bind functions find it once, at
+// registration, because a type switch on an interface type costs an itab
+// lookup, several wasm function calls, on every turn.
+func decoderOf(p any) argDecoder {
+	switch u := p.(type) {
+	case argDecoder:
+		return u
+	case msgpack.Unmarshaler:
+		return unmarshalerArg{u}
+	}
+	return nil
 }
 
 // take returns the value in slot and resets the slot to the zero value.

@@ -38,7 +38,13 @@ func (r Result[T]) Get() (T, error) {
 // struct, slice or map decoded by msgpack.Unmarshal, a nil leaves the zero
 // Result, because msgpack handles nil before it calls this method.
 func (r *Result[T]) UnmarshalMsgpack(b []byte) error {
-	value, failed, err := abi.DecodeOutcome(b)
+	rd := msgp.NewReader(b)
+	return r.decodeArg(&rd)
+}
+
+// decodeArg decodes an outcome from a handler's arguments.
+func (r *Result[T]) decodeArg(rd *msgp.Reader) error {
+	value, failed, err := abi.ReadOutcome(rd)
 	if err != nil {
 		return fmt.Errorf("decode outcome: %w", err)
 	}
@@ -47,7 +53,7 @@ func (r *Result[T]) UnmarshalMsgpack(b []byte) error {
 	if failed != nil {
 		return nil
 	}
-	if err := msgp.Unmarshal(value, &r.Value); err != nil {
+	if err := decodeValue(value, &r.Value); err != nil {
 		return fmt.Errorf("decode outcome value into %T: %w", r.Value, err)
 	}
 	return nil

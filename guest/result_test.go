@@ -221,3 +221,25 @@ func TestResultParameterAllocations(t *testing.T) {
 		t.Errorf("continuation with Result[int]: %v allocations per turn, want 0", allocs)
 	}
 }
+
+func TestResultParameterBeforeAnotherArgument(t *testing.T) {
+	h := newHarness(t)
+	var got Result[int]
+	var after int
+	h.reg.add(bind2("k", false, func(_ *Ctx, r Result[int], n int) (None, error) {
+		got, after = r, n
+		return None{}, nil
+	}))
+	// The outcome [0, 5, "extra"] is followed by the argument 6.
+	outcome := msgp.AppendString(msgp.AppendInt(msgp.AppendInt(
+		msgp.AppendArrayHeader(nil, 3), 0), 5), "extra")
+	req := request(abi.KindContinuation, "k")
+	req.Args = msgp.AppendInt(append(msgp.AppendArrayHeader(nil, 2), outcome...), 6)
+	_, failed, err := abi.DecodeOutcome(h.d.turn(abi.AppendRequest(nil, req)))
+	if err != nil || failed != nil {
+		t.Fatalf("turn failed: %v %v", err, failed)
+	}
+	if got.Err != nil || got.Value != 5 || after != 6 {
+		t.Errorf("handler got %+v and %d, want value 5 and 6", got, after)
+	}
+}

@@ -61,21 +61,34 @@ func Load[T any](c *Ctx, key string) (v T, ok bool, err error) {
 	if !ok || err != nil {
 		return v, ok, err
 	}
-	if err := msgp.Unmarshal(raw, &v); err != nil {
+	if err := decodeValue(raw, &v); err != nil {
 		return v, true, fmt.Errorf("guest: load %q: decode into %T: %w", key, v, err)
 	}
 	return v, true, nil
 }
 
 // Store encodes v as MessagePack and stages a write of it under key; see
-// [Ctx.Put].
-func Store(c *Ctx, key string, v any) error {
-	b, err := msgp.Append(c.d.valBuf[:0], v)
+// [Ctx.Put]. Scalar types encode without reflection and without being boxed
+// into an interface; other types go through msgpack.Marshal.
+func Store[T any](c *Ctx, key string, v T) error {
+	b, err := appendValue(c.d.valBuf[:0], &v)
 	c.d.valBuf = b
 	if err != nil {
 		return fmt.Errorf("guest: store %q: encode %T: %w", key, v, err)
 	}
 	return c.Put(key, b)
+}
+
+// decodeValue decodes b into *p. Scalar types are decoded in place, so that
+// p does not escape; other types are decoded into a copy on the heap.
+func decodeValue[T any](b []byte, p *T) error {
+	if ok, err := msgp.UnmarshalScalar(b, p); ok {
+		return err
+	}
+	q := new(T)
+	err := msgp.Unmarshal(b, q)
+	*p = *q
+	return err
 }
 
 // List returns the pairs whose keys start with prefix, sorted by key. It

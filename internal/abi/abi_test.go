@@ -183,6 +183,35 @@ func TestDecodeOutcome(t *testing.T) {
 	}
 }
 
+func TestReadOutcomeSkipsExtraElements(t *testing.T) {
+	// [0, "x", 7, [1]] then 9: a reader of a later value must see the 9.
+	b := msgp.AppendArrayHeader(nil, 4)
+	b = msgp.AppendString(msgp.AppendInt(b, 0), "x")
+	b = msgp.AppendInt(msgp.AppendInt(msgp.AppendArrayHeader(msgp.AppendInt(b, 7), 1), 1), 9)
+	r := msgp.NewReader(b)
+	v, e, err := ReadOutcome(&r)
+	if err != nil || e != nil || !bytes.Equal(v, msgp.AppendString(nil, "x")) {
+		t.Fatalf("ReadOutcome = %q, %v, %v", v, e, err)
+	}
+	if n, err := r.ReadInt(); err != nil || n != 9 {
+		t.Fatalf("value after the outcome = %d, %v; want 9", n, err)
+	}
+	// A failed outcome with an extra element, then a truncated one.
+	b = msgp.AppendArrayHeader(nil, 3)
+	b = msgp.AppendString(msgp.AppendInt(b, int64(callhost.CodeTimeout)), "late")
+	r = msgp.NewReader(msgp.AppendInt(msgp.AppendNil(b), 9))
+	if _, e, err := ReadOutcome(&r); err != nil || e == nil || e.Code != callhost.CodeTimeout {
+		t.Fatalf("failed outcome: %v, %v", e, err)
+	}
+	if n, err := r.ReadInt(); err != nil || n != 9 {
+		t.Fatalf("value after the failed outcome = %d, %v; want 9", n, err)
+	}
+	r = msgp.NewReader(b)
+	if _, _, err := ReadOutcome(&r); err == nil {
+		t.Fatal("outcome missing its third element accepted")
+	}
+}
+
 func TestDescribeRoundTrip(t *testing.T) {
 	in := []Handler{{"a", true}, {"b", false}}
 	out, err := DecodeDescribe(AppendDescribe(nil, in))

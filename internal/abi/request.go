@@ -132,6 +132,12 @@ func AppendError(b []byte, code callhost.Code, message string) []byte {
 // *callhost.Error. A malformed envelope is reported as a plain error.
 func DecodeOutcome(b []byte) (value []byte, outcome *callhost.Error, err error) {
 	r := msgp.NewReader(b)
+	return ReadOutcome(&r)
+}
+
+// ReadOutcome is [DecodeOutcome] for an outcome read from r, which it leaves
+// after the outcome, past any elements beyond the first two.
+func ReadOutcome(r *msgp.Reader) (value []byte, outcome *callhost.Error, err error) {
 	n, err := r.ReadArrayHeader()
 	if err != nil {
 		return nil, nil, err
@@ -145,11 +151,17 @@ func DecodeOutcome(b []byte) (value []byte, outcome *callhost.Error, err error) 
 	}
 	if code == 0 {
 		value, err = r.ReadRaw()
-		return value, nil, err
+	} else {
+		var msg string
+		if msg, err = r.ReadString(); err == nil {
+			outcome = &callhost.Error{Code: callhost.Code(code), Message: msg}
+		}
 	}
-	msg, err := r.ReadString()
+	if err == nil && n > 2 {
+		err = skipN(r, n-2)
+	}
 	if err != nil {
 		return nil, nil, err
 	}
-	return nil, &callhost.Error{Code: callhost.Code(code), Message: msg}, nil
+	return value, outcome, nil
 }

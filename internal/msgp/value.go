@@ -125,8 +125,21 @@ func Marshal(v any) ([]byte, error) { return Append(nil, v) }
 // common scalar types and msgpack.Unmarshaler implementations are decoded
 // directly; others go through msgpack.Unmarshal.
 func Unmarshal(b []byte, v any) error {
+	if ok, err := UnmarshalScalar(b, v); ok {
+		return err
+	}
+	if u, ok := v.(msgpack.Unmarshaler); ok {
+		return u.UnmarshalMsgpack(b)
+	}
+	return msgpack.Unmarshal(b, v)
+}
+
+// UnmarshalScalar is the part of [Unmarshal] for pointers to common scalar
+// types, []byte and [Raw]. It reports false, and decodes nothing, for any
+// other v. Unlike Unmarshal it does not let v escape, so a caller's value
+// that v points to can stay on the stack.
+func UnmarshalScalar(b []byte, v any) (ok bool, err error) {
 	r := NewReader(b)
-	var err error
 	switch p := v.(type) {
 	case *int:
 		var n int64
@@ -163,17 +176,12 @@ func Unmarshal(b []byte, v any) error {
 		*p = append([]byte(nil), s...)
 	case *Raw:
 		*p = append(Raw(nil), b...)
-		return nil
-	case msgpack.Unmarshaler:
-		return p.UnmarshalMsgpack(b)
+		return true, nil
 	default:
-		return msgpack.Unmarshal(b, v)
+		return false, nil
 	}
-	if err != nil {
-		return err
+	if err == nil && r.Len() != 0 {
+		err = fmt.Errorf("msgpack: %d bytes left after value", r.Len())
 	}
-	if r.Len() != 0 {
-		return fmt.Errorf("msgpack: %d bytes left after value", r.Len())
-	}
-	return nil
+	return true, err
 }
