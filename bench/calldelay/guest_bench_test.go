@@ -141,7 +141,7 @@ func benchTurn(b *testing.B, inst *host.Instance, kind int, handler string, args
 	}
 }
 
-func buildCtl(b *testing.B) []byte {
+func buildCtl(b testing.TB) []byte {
 	wd, _ := os.Getwd()
 	root, err := FindRoot(wd)
 	if err != nil {
@@ -158,7 +158,7 @@ func buildCtl(b *testing.B) []byte {
 	return wasm
 }
 
-func newBenchInstance(ctx context.Context, b *testing.B, wasm []byte,
+func newBenchInstance(ctx context.Context, b testing.TB, wasm []byte,
 	engine string) *host.Instance {
 	e, err := host.NewEngine(ctx, host.Config{Uninterruptible: engine == EngineUninterruptible})
 	if err != nil {

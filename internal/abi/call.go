@@ -43,14 +43,19 @@ func AppendCall(b []byte, target callhost.Address, op callhost.Operation,
 		b = msgp.AppendString(b, cont.Handler)
 		b = msgp.AppendArrayHeader(b, len(cont.Args))
 		for _, a := range cont.Args {
-			// A marker is tested here as a concrete type: msgp.Append finds
-			// it only through its Appender case, an itab lookup per argument.
-			if m, ok := a.(callhost.Marker); ok {
-				b, _ = m.AppendMsgpack(b)
-				continue
-			}
-			if b, err = msgp.Append(b, a); err != nil {
-				return b, err
+			// Markers and ints, the usual continuation arguments, are
+			// tested here as concrete types: msgp.Append costs a wasm guest
+			// one more function call, and finds a marker only through its
+			// Appender case, an itab lookup per argument.
+			switch v := a.(type) {
+			case callhost.Marker:
+				b, _ = v.AppendMsgpack(b)
+			case int:
+				b = msgp.AppendInt(b, int64(v))
+			default:
+				if b, err = msgp.Append(b, a); err != nil {
+					return b, err
+				}
 			}
 		}
 		if cont.Object.IsZero() {
@@ -58,6 +63,9 @@ func AppendCall(b []byte, target callhost.Address, op callhost.Operation,
 		} else {
 			b = AppendAddress(b, cont.Object)
 		}
+	}
+	if timeoutMS|flags < 128 { // the usual case, in two fixints
+		return append(b, byte(timeoutMS), byte(flags)), nil
 	}
 	b = msgp.AppendUint(b, timeoutMS)
 	return msgp.AppendUint(b, flags), nil
