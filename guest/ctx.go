@@ -48,15 +48,19 @@ type rawAddress struct{ class, id []byte }
 // by readTail when the handler calls Self, Caller, Hops or CallID.
 func (c *Ctx) begin(req []byte) error {
 	r := msgp.NewReader(req)
-	n, err := r.ReadArrayHeader()
+	n, ok := r.TryArrayHeader()
+	var err error
+	if !ok {
+		n, err = r.ReadArrayHeader()
+	}
 	if err == nil && n < 7 {
 		return badRequest("request has %d elements, want 7", n)
 	}
-	var kind int64
-	if err == nil {
+	kind, ok := r.TryInt()
+	if !ok && err == nil {
 		kind, err = r.ReadInt()
 	}
-	if err == nil {
+	if c.handler, ok = r.TryStringBytes(); !ok && err == nil {
 		c.handler, err = r.ReadStringBytes()
 	}
 	if err != nil {

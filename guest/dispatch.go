@@ -92,7 +92,7 @@ func (d *dispatcher) run(c *Ctx, out []byte) []byte {
 // handler found, because an instance often serves one handler many times and
 // a map lookup costs more inside a wasm guest than a string comparison.
 func (d *dispatcher) lookup(name []byte) *handler {
-	if d.last != nil && d.last.name == string(name) {
+	if d.last != nil && sameName(d.last.name, name) {
 		return d.last
 	}
 	h := d.reg.byName[string(name)]
@@ -112,7 +112,11 @@ func (d *dispatcher) prepare(c *Ctx, h *handler) error {
 		return notExposed(c, h)
 	}
 	d.args.reset(c.req[c.argsOff:], h.name)
-	n, err := d.args.r.ReadArrayHeader()
+	n, ok := d.args.r.TryArrayHeader()
+	var err error
+	if !ok {
+		n, err = d.args.r.ReadArrayHeader()
+	}
 	if err != nil {
 		return badRequest("handler %q: arguments are not an array: %v", h.name, err)
 	}
@@ -120,6 +124,21 @@ func (d *dispatcher) prepare(c *Ctx, h *handler) error {
 		return badRequest("handler %q takes %d arguments, got %d", h.name, h.arity, n)
 	}
 	return nil
+}
+
+// sameName reports whether name spells s. It compares byte by byte, because
+// a string comparison costs a wasm guest two runtime function calls, and
+// handler names are short.
+func sameName(s string, name []byte) bool {
+	if len(s) != len(name) {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		if s[i] != name[i] {
+			return false
+		}
+	}
+	return true
 }
 
 func notFound(c *Ctx) error {
@@ -188,16 +207,23 @@ func (a *argReader) decode(i int, p any, u argDecoder) error {
 	var err error
 	switch v := p.(type) {
 	case *int:
-		var n int64
-		n, err = a.r.ReadInt()
+		n, ok := a.r.TryInt()
+		if !ok {
+			n, err = a.r.ReadInt()
+		}
 		*v = int(n)
 	case *int64:
-		*v, err = a.r.ReadInt()
+		var ok bool
+		if *v, ok = a.r.TryInt(); !ok {
+			*v, err = a.r.ReadInt()
+		}
 	case *uint64:
 		*v, err = a.r.ReadUint()
 	case *string:
-		var s []byte
-		s, err = a.r.ReadStringBytes()
+		s, ok := a.r.TryStringBytes()
+		if !ok {
+			s, err = a.r.ReadStringBytes()
+		}
 		*v = string(s)
 	case *bool:
 		*v, err = a.r.ReadBool()

@@ -369,3 +369,23 @@ func BenchmarkDispatcherEcho(b *testing.B) {
 		d.turn(req)
 	}
 }
+
+func TestLookupAfterSameLengthName(t *testing.T) {
+	h := newHarness(t)
+	h.reg.add(bind1("add1", true, func(_ *Ctx, n int) (int, error) { return n + 1, nil }))
+	h.reg.add(bind1("add2", true, func(_ *Ctx, n int) (int, error) { return n + 2, nil }))
+	for _, tc := range []struct {
+		handler string
+		want    int64
+	}{{"add1", 11}, {"add2", 12}, {"add2", 12}, {"add1", 11}} {
+		v, failed, err := abi.DecodeOutcome(h.d.turn(abi.AppendRequest(nil,
+			request(abi.KindInvoke, tc.handler, 10))))
+		if err != nil || failed != nil {
+			t.Fatalf("%s: %v %v", tc.handler, err, failed)
+		}
+		r := msgp.NewReader(v)
+		if n, err := r.ReadInt(); err != nil || n != tc.want {
+			t.Errorf("%s(10) = %d, %v; want %d", tc.handler, n, err, tc.want)
+		}
+	}
+}

@@ -138,16 +138,20 @@ func DecodeOutcome(b []byte) (value []byte, outcome *callhost.Error, err error) 
 // ReadOutcome is [DecodeOutcome] for an outcome read from r, which it leaves
 // after the outcome, past any elements beyond the first two.
 func ReadOutcome(r *msgp.Reader) (value []byte, outcome *callhost.Error, err error) {
-	n, err := r.ReadArrayHeader()
-	if err != nil {
-		return nil, nil, err
+	n, ok := r.TryArrayHeader()
+	if !ok {
+		if n, err = r.ReadArrayHeader(); err != nil {
+			return nil, nil, err
+		}
 	}
 	if n < 2 {
 		return nil, nil, errorf("outcome has %d elements, want 2", n)
 	}
-	code, err := r.ReadInt()
-	if err != nil {
-		return nil, nil, err
+	code, ok := r.TryInt()
+	if !ok {
+		if code, err = r.ReadInt(); err != nil {
+			return nil, nil, err
+		}
 	}
 	if code == 0 {
 		value, err = r.ReadRaw()

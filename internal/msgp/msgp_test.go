@@ -145,3 +145,52 @@ func TestExtFormats(t *testing.T) {
 		t.Fatalf("fixext1: type %d, % x, %v", typ, got, err)
 	}
 }
+
+// The Try methods must agree with the Read methods on every value they
+// accept, and consume nothing on the values they leave to them.
+func TestTryMatchesRead(t *testing.T) {
+	values := []any{0, 1, 127, 128, -1, -32, -33, "", "abc", string(bytes.Repeat([]byte("s"), 31)),
+		string(bytes.Repeat([]byte("l"), 32)), []any{}, []any{1, 2}, make([]any, 16), nil}
+	for _, v := range values {
+		b, err := Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		try, read := NewReader(b), NewReader(b)
+		if n, ok := try.TryInt(); ok {
+			if m, err := read.ReadInt(); err != nil || m != n || try.Offset() != read.Offset() {
+				t.Errorf("%#v: TryInt = %d at %d, ReadInt = %d, %v at %d", v, n, try.Offset(),
+					m, err, read.Offset())
+			}
+		} else if try.Offset() != 0 {
+			t.Errorf("%#v: TryInt failed and consumed %d bytes", v, try.Offset())
+		}
+		try, read = NewReader(b), NewReader(b)
+		if n, ok := try.TryArrayHeader(); ok {
+			if m, err := read.ReadArrayHeader(); err != nil || m != n || try.Offset() != read.Offset() {
+				t.Errorf("%#v: TryArrayHeader = %d, ReadArrayHeader = %d, %v", v, n, m, err)
+			}
+		} else if try.Offset() != 0 {
+			t.Errorf("%#v: TryArrayHeader failed and consumed %d bytes", v, try.Offset())
+		}
+		try, read = NewReader(b), NewReader(b)
+		if s, ok := try.TryStringBytes(); ok {
+			if r, err := read.ReadStringBytes(); err != nil || !bytes.Equal(r, s) ||
+				try.Offset() != read.Offset() {
+				t.Errorf("%#v: TryStringBytes = %q, ReadStringBytes = %q, %v", v, s, r, err)
+			}
+		} else if try.Offset() != 0 {
+			t.Errorf("%#v: TryStringBytes failed and consumed %d bytes", v, try.Offset())
+		}
+	}
+}
+
+func TestTryStringBytesShortInput(t *testing.T) {
+	r := NewReader([]byte{0xa3, 'a', 'b'}) // a fixstr of 3 bytes with 2 present
+	if s, ok := r.TryStringBytes(); ok {
+		t.Fatalf("TryStringBytes on a short input = %q, want false", s)
+	}
+	if _, err := r.ReadStringBytes(); !errors.Is(err, ErrShort) {
+		t.Errorf("ReadStringBytes on a short input: %v, want ErrShort", err)
+	}
+}

@@ -173,6 +173,43 @@ func (r *Reader) uintN(n int) (uint64, error) {
 	return binary.BigEndian.Uint64(p), nil
 }
 
+// The Try methods read the one-byte form of a value, the usual form in
+// envelopes, and report false, consuming nothing, for any other form or a
+// short input. Each is small enough to inline, which saves a wasm guest a
+// function call per value. The Read methods are too large to inline.
+
+// TryInt reads a positive or negative fixint.
+func (r *Reader) TryInt() (int64, bool) {
+	if off := r.off; off < len(r.buf) && int8(r.buf[off]) >= -32 {
+		r.off = off + 1
+		return int64(int8(r.buf[off])), true
+	}
+	return 0, false
+}
+
+// TryArrayHeader reads a fixarray header.
+func (r *Reader) TryArrayHeader() (int, bool) {
+	if off := r.off; off < len(r.buf) && r.buf[off]&0xf0 == 0x90 {
+		r.off = off + 1
+		return int(r.buf[off] & 0x0f), true
+	}
+	return 0, false
+}
+
+// TryStringBytes reads a fixstr and returns its bytes without copying.
+func (r *Reader) TryStringBytes() ([]byte, bool) {
+	off := r.off
+	if off >= len(r.buf) || r.buf[off]&0xe0 != 0xa0 {
+		return nil, false
+	}
+	end := off + 1 + int(r.buf[off]&0x1f)
+	if end > len(r.buf) {
+		return nil, false
+	}
+	r.off = end
+	return r.buf[off+1 : end], true
+}
+
 // ReadBool reads a boolean.
 func (r *Reader) ReadBool() (bool, error) {
 	c, err := r.peek()

@@ -142,8 +142,10 @@ func UnmarshalScalar(b []byte, v any) (ok bool, err error) {
 	r := NewReader(b)
 	switch p := v.(type) {
 	case *int:
-		var n int64
-		n, err = r.ReadInt()
+		n, fix := r.TryInt()
+		if !fix {
+			n, err = r.ReadInt()
+		}
 		*p = int(n)
 	case *int64:
 		*p, err = r.ReadInt()
