@@ -108,9 +108,23 @@ func (c *Ctx) get(key string) ([]byte, bool, error) {
 		return nil, false, errTurnEnded
 	}
 	d := c.d
-	v, n, err := copyOut("kv_get", &d.kvBuf, func(dst []byte) int64 {
-		return d.host.kvGet(key, dst)
-	})
+	// The first attempt runs here rather than through copyOut, which
+	// saves a wasm guest two function calls when the value fits.
+	if cap(d.kvBuf) < minScratch {
+		d.kvBuf = make([]byte, 0, minScratch)
+	}
+	var v []byte
+	var err error
+	dst := d.kvBuf[:cap(d.kvBuf)]
+	n := d.host.kvGet(key, dst)
+	if n <= int64(len(dst)) {
+		v = dst[:max(n, 0)]
+	} else {
+		d.kvBuf = make([]byte, 0, n)
+		v, n, err = copyOut("kv_get", &d.kvBuf, func(dst []byte) int64 {
+			return d.host.kvGet(key, dst)
+		})
+	}
 	switch {
 	case err != nil:
 		return nil, false, err

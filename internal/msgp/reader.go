@@ -1,7 +1,6 @@
 package msgp
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
@@ -158,19 +157,17 @@ func (r *Reader) IsNil() bool {
 }
 
 func (r *Reader) uintN(n int) (uint64, error) {
-	p, err := r.need(n)
-	if err != nil {
-		return 0, err
+	if n < 0 || len(r.buf)-r.off < n {
+		return 0, ErrShort
 	}
-	switch n {
-	case 1:
-		return uint64(p[0]), nil
-	case 2:
-		return uint64(binary.BigEndian.Uint16(p)), nil
-	case 4:
-		return uint64(binary.BigEndian.Uint32(p)), nil
+	// A loop rather than a switch over binary.BigEndian keeps uintN small
+	// enough to inline.
+	var v uint64
+	for _, b := range r.buf[r.off : r.off+n] {
+		v = v<<8 | uint64(b)
 	}
-	return binary.BigEndian.Uint64(p), nil
+	r.off += n
+	return v, nil
 }
 
 // The Try methods read the one-byte form of a value, the usual form in
