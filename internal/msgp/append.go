@@ -72,6 +72,14 @@ func AppendFloat32(b []byte, v float32) []byte {
 func AppendString(b []byte, s string) []byte {
 	n := len(s)
 	switch {
+	case n < 32 && cap(b)-len(b) > n:
+		// A short string is copied byte by byte: in a wasm guest the
+		// memmove call of append costs more than the loop.
+		b = append(b, 0xa0|byte(n))
+		for i := 0; i < n; i++ {
+			b = append(b, s[i])
+		}
+		return b
 	case n < 32:
 		b = append(b, 0xa0|byte(n))
 	case n <= math.MaxUint8:
