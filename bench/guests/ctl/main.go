@@ -142,14 +142,17 @@ func fireChunk(c *guest.Ctx, f *firing, target string) error {
 	if f.timeoutMS > 0 {
 		opts = append(opts, guest.Timeout(time.Duration(f.timeoutMS)*time.Millisecond))
 	}
-	meta := int(f.n | f.step<<32)
+	// Arguments are boxed once and shared: boxing an int above 255
+	// allocates.
+	var meta any = int(f.n | f.step<<32)
 	to := guest.Object(target, "t")
 	for i := f.fired; i < end; i++ {
 		if f.fanout {
 			to = guest.Object(target, "t"+strconv.FormatUint(i, 10))
 		}
-		_, err := c.Call(to, guest.Op("double", int(i)),
-			guest.Then("got", int(i), meta, guest.Placeholder), opts...)
+		var n any = int(i)
+		_, err := c.Call(to, guest.Op("double", n),
+			guest.Then("got", n, meta, guest.Placeholder), opts...)
 		if err != nil {
 			return err
 		}
