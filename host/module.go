@@ -99,6 +99,9 @@ func (e *Engine) compile(ctx context.Context, name string, wasm []byte) (
 		}
 	}
 	compiled, err = e.rt.CompileModule(ctx, code)
+	if err != nil && e.cache != nil && e.replaceCacheEntry(ctx, name, code, err) {
+		compiled, err = e.rt.CompileModule(ctx, code)
+	}
 	if err != nil {
 		step := fmt.Sprintf("compilation with a memory limit of %d pages failed",
 			e.cfg.MemoryLimitPages)
