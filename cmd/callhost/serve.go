@@ -195,7 +195,7 @@ func (c *serveConfig) check() error {
 	if err := c.limits.check(); err != nil {
 		return err
 	}
-	if err := c.throttle.check(); err != nil {
+	if err := c.throttle.check(c.turnTimeout); err != nil {
 		return err
 	}
 	if (c.tlsCert == "") != (c.tlsKey == "") {
