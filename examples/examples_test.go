@@ -397,6 +397,36 @@ func TestEmbed(t *testing.T) {
 	}
 }
 
+// TestEmbedDataDirInUse runs embed with a relative -data-dir that this test
+// process holds open, as a running callhost serve would.
+func TestEmbedDataDirInUse(t *testing.T) {
+	exe := buildEmbed(t)
+	parent := t.TempDir()
+	dir := filepath.Join(parent, "callhost-data")
+	st, err := store.OpenBolt(dir, store.BoltOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+
+	module := filepath.Join(parent, "counter.wasm")
+	if err := os.WriteFile(module, guesttest.Build(t, "counter"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(exe, "-module", module, "-data-dir", "callhost-data")
+	cmd.Dir = parent
+	out, err := cmd.CombinedOutput()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 1 {
+		t.Fatalf("embed on a data directory in use: got %v, want exit status 1\n%s", err, out)
+	}
+	for _, want := range []string{store.ErrLocked.Error(), "(" + dir + ")", "-data-dir"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("error output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
 func TestEmbedMissingModule(t *testing.T) {
 	exe := buildEmbed(t)
 	missing := filepath.Join(t.TempDir(), "nosuch.wasm")

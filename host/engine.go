@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -22,7 +25,9 @@ const (
 type Config struct {
 	// CacheDir is a directory for the on-disk compilation cache. Compiling a Go
 	// guest takes roughly half a second without it and tens of milliseconds with
-	// it (estimates from one machine). Empty means no disk cache.
+	// it (estimates from one machine). Empty means no disk cache. A cache entry
+	// that wazero cannot read counts as a miss: [Engine.Compile] compiles the
+	// module again, replaces the entry and logs a warning.
 	CacheDir string
 
 	// MemoryLimitPages caps each instance's linear memory, in 64 KiB pages. A
@@ -56,6 +61,7 @@ type Config struct {
 type Engine struct {
 	cfg   Config
 	log   *slog.Logger
+	rc    wazero.RuntimeConfig // without the compilation cache
 	rt    wazero.Runtime
 	cache wazero.CompilationCache
 	wd    *watchdog
@@ -85,6 +91,7 @@ func NewEngine(ctx context.Context, cfg Config) (*Engine, error) {
 	// The inserted interrupt checks replace WithCloseOnContextDone, which would
 	// exit to Go at every loop header and start a goroutine per export call.
 	rc := wazero.NewRuntimeConfig().WithMemoryLimitPages(cfg.MemoryLimitPages)
+	e.rc = rc
 	if cfg.CacheDir != "" {
 		cache, err := wazero.NewCompilationCacheWithDir(cfg.CacheDir)
 		if err != nil {
@@ -99,6 +106,75 @@ func NewEngine(ctx context.Context, cfg Config) (*Engine, error) {
 	}
 	e.wd = startWatchdog(cfg.TurnTimeout, !cfg.Uninterruptible, e.log)
 	return e, nil
+}
+
+// replaceCacheEntry handles a compilation of code that failed with err while
+// the compilation cache is on. wazero v1.12.0 fails a compilation whose cache
+// entry it cannot read: a damaged header, a checksum mismatch or a file it
+// cannot open. replaceCacheEntry compiles code again with an empty cache in
+// a new directory. If that succeeds, the cache was at fault, and it moves the
+// new entry over the old one and reports true. It reports false when code
+// fails to compile without the cache too, or when the entry cannot be
+// replaced, and the caller then returns err.
+//
+// NOTE: wazero's checksum covers the machine code only. A cache entry whose
+// function offsets are damaged still loads, and calling the module may
+// crash the process.
+func (e *Engine) replaceCacheEntry(ctx context.Context, name string, code []byte,
+	err error) bool {
+	dir, tmpErr := os.MkdirTemp(e.cfg.CacheDir, ".replace-")
+	if tmpErr != nil {
+		e.log.Warn("host: cannot check the compilation cache after a failed compilation",
+			"module", name, "error", err, "check_error", tmpErr)
+		return false
+	}
+	defer os.RemoveAll(dir)
+	entries, compileErr := compileToCache(ctx, e.rc, dir, code)
+	if compileErr != nil {
+		return false // the module itself fails to compile
+	}
+	for _, rel := range entries {
+		dst := filepath.Join(e.cfg.CacheDir, rel)
+		if mvErr := os.Rename(filepath.Join(dir, rel), dst); mvErr != nil {
+			e.log.Warn("host: cannot replace an unreadable compilation cache entry",
+				"module", name, "file", dst, "error", mvErr, "read_error", err)
+			return false
+		}
+		e.log.Warn("host: replaced an unreadable compilation cache entry",
+			"module", name, "file", dst, "read_error", err)
+	}
+	return len(entries) > 0
+}
+
+// compileToCache compiles code on a new runtime of config rc with a
+// compilation cache in dir, and returns the paths of the cache files that
+// it wrote, relative to dir.
+func compileToCache(ctx context.Context, rc wazero.RuntimeConfig, dir string,
+	code []byte) ([]string, error) {
+	cache, err := wazero.NewCompilationCacheWithDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer cache.Close(ctx)
+	rt := wazero.NewRuntimeWithConfig(ctx, rc.WithCompilationCache(cache))
+	defer rt.Close(ctx)
+	compiled, err := rt.CompileModule(ctx, code)
+	if err != nil {
+		return nil, err
+	}
+	if err := compiled.Close(ctx); err != nil {
+		return nil, err
+	}
+	var entries []string
+	err = filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, err := filepath.Rel(dir, path)
+		entries = append(entries, rel)
+		return err
+	})
+	return entries, err
 }
 
 func (e *Engine) instantiateImports(ctx context.Context) error {

@@ -1,9 +1,11 @@
 package host
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 )
 
 var (
@@ -47,13 +49,17 @@ type TrapError struct {
 // Error returns the first line of Message and, when Message came from the guest,
 // the first line of Err.
 func (e *TrapError) Error() string {
+	return fmt.Sprintf("guest module %q trapped: %s", e.Module, e.summary())
+}
+
+func (e *TrapError) summary() string {
 	msg := firstLine(e.Message)
 	if e.Err != nil {
 		if cause := firstLine(e.Err.Error()); cause != msg {
 			msg += " (" + cause + ")"
 		}
 	}
-	return fmt.Sprintf("guest module %q trapped: %s", e.Module, msg)
+	return msg
 }
 
 // Unwrap returns Err.
@@ -65,6 +71,68 @@ func firstLine(s string) string {
 		return strings.TrimSpace(s[:i])
 	}
 	return s
+}
+
+// callError is the error of a guest call outside a turn: instantiation, the
+// start function, _initialize or callhost_buffer while an instance is
+// created.
+type callError struct {
+	module  string
+	call    string // the call that failed, such as "the start function"
+	timeout time.Duration
+	err     error
+}
+
+func (e *callError) Error() string {
+	return fmt.Sprintf("host: module %q: %s %s", e.module, e.call, failure(e.err, e.timeout))
+}
+
+func (e *callError) Unwrap() error { return e.err }
+
+// failure describes how a guest call ended with err, without naming the
+// module, for a message that names it once. timeout is the deadline of the call.
+func failure(err error, timeout time.Duration) string {
+	var trap *TrapError
+	switch {
+	case errors.As(err, &trap):
+		return "trapped: " + trap.summary()
+	case errors.Is(err, ErrTurnDeadline):
+		return fmt.Sprintf("did not return within the deadline of %v (Config.TurnTimeout)", timeout)
+	case errors.Is(err, ErrClosed):
+		return "was stopped because the engine closed"
+	case errors.Is(err, context.Canceled):
+		return "was stopped: " + context.Canceled.Error()
+	case errors.Is(err, context.DeadlineExceeded):
+		return "was stopped: " + context.DeadlineExceeded.Error()
+	}
+	return "failed: " + err.Error()
+}
+
+// loadError is an error of [Engine.Compile]. Its message names the module
+// once. It wraps [ErrBadModule] when the module is at fault, and its cause.
+type loadError struct {
+	module string
+	detail string // the failure, without the module's name
+	bad    bool
+	err    error // the cause, or nil
+}
+
+func (e *loadError) Error() string {
+	if e.bad {
+		return fmt.Sprintf("%v %q: %s", ErrBadModule, e.module, e.detail)
+	}
+	return fmt.Sprintf("host: load module %q: %s", e.module, e.detail)
+}
+
+func (e *loadError) Unwrap() []error {
+	var errs []error
+	if e.bad {
+		errs = append(errs, ErrBadModule)
+	}
+	if e.err != nil {
+		errs = append(errs, e.err)
+	}
+	return errs
 }
 
 // errorCode returns the wire error code for an error an [Effects] method returned.

@@ -79,7 +79,7 @@ func (m *Module) newInstance(ctx context.Context) (*Instance, error) {
 		WithRandSource(rand.Reader)
 	wm, err := e.rt.InstantiateModule(ctx, m.compiled, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("host: instantiate module %q: %w", m.name, err)
+		return nil, &callError{module: m.name, call: "instantiation", err: err}
 	}
 	i.wm, i.mem = wm, wm.Memory()
 	i.fnBuf = wm.ExportedFunction(exportBuffer)
@@ -88,8 +88,9 @@ func (m *Module) newInstance(ctx context.Context) (*Instance, error) {
 		g, ok := wm.ExportedGlobal(preempt.ExportName).(api.MutableGlobal)
 		if !ok {
 			_ = wm.Close(ctx)
-			return nil, fmt.Errorf("host: module %q: instance lacks the mutable global %q "+
-				"that compilation inserts", m.name, preempt.ExportName)
+			return nil, &callError{module: m.name, call: "instantiation", err: fmt.Errorf(
+				"the instance lacks the mutable global %q that compilation inserts",
+				preempt.ExportName)}
 		}
 		i.interrupt = g
 	}
@@ -107,15 +108,22 @@ func (i *Instance) initialize(ctx context.Context) error {
 	// export, so that the watchdog can stop it like any other call.
 	if start := i.wm.ExportedFunction(preempt.StartExportName); start != nil {
 		if err := i.call(ctx, start); err != nil {
-			return fmt.Errorf("host: run the start function of module %q: %w", i.mod.name, err)
+			return i.callError("the start function", err)
 		}
 	}
 	if i.mod.hasInit {
 		if err := i.call(ctx, i.wm.ExportedFunction(exportInit)); err != nil {
-			return fmt.Errorf("host: initialize module %q: %w", i.mod.name, err)
+			return i.callError(exportInit, err)
 		}
 	}
-	return i.ensureInput(ctx, minInputBuffer)
+	if err := i.ensureInput(ctx, minInputBuffer); err != nil {
+		return i.callError(exportBuffer, err)
+	}
+	return nil
+}
+
+func (i *Instance) callError(call string, err error) error {
+	return &callError{module: i.mod.name, call: call, timeout: i.mod.e.cfg.TurnTimeout, err: err}
 }
 
 // close releases the instance's memory. It may be called more than once.

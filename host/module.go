@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"slices"
 	"sync"
 
@@ -52,21 +53,15 @@ type Module struct {
 // checks its ABI version and requests its handler table. The instance stays
 // with the module and becomes the first instance of its first pool. name
 // identifies the module in errors and logs. Errors that are the module's fault
-// wrap [ErrBadModule].
+// wrap [ErrBadModule], and so does a panic of the decoder or compiler, which
+// Compile recovers.
 func (e *Engine) Compile(ctx context.Context, name string, wasm []byte) (*Module, error) {
 	if e.isClosed() {
 		return nil, ErrClosed
 	}
-	if !e.cfg.Uninterruptible {
-		var err error
-		if wasm, err = preempt.Instrument(wasm); err != nil {
-			return nil, fmt.Errorf("%w: module %q: %w", ErrBadModule, name, err)
-		}
-	}
-	compiled, err := e.rt.CompileModule(ctx, wasm)
+	compiled, err := e.compile(ctx, name, wasm)
 	if err != nil {
-		return nil, fmt.Errorf("%w: compile module %q (memory limit %d pages): %w",
-			ErrBadModule, name, e.cfg.MemoryLimitPages, err)
+		return nil, err
 	}
 	m := &Module{e: e, name: name, compiled: compiled}
 	if err := m.load(ctx); err != nil {
@@ -75,13 +70,68 @@ func (e *Engine) Compile(ctx context.Context, name string, wasm []byte) (*Module
 	return m, nil
 }
 
+// compile instruments wasm, unless the engine is uninterruptible, and
+// compiles it.
+//
+// wazero v1.12.0 panics on some invalid modules instead of returning an
+// error. One example is a call to a function whose type index is beyond
+// the type section, when the caller comes first in the code section.
+// compile recovers such a panic into an error.
+//
+// NOTE: a ctx that requests for parallel compilation
+// (experimental.WithCompilationWorkers) moves compilation to other
+// goroutines, where a panic cannot be recovered and ends the process.
+func (e *Engine) compile(ctx context.Context, name string, wasm []byte) (
+	compiled wazero.CompiledModule, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			e.log.Warn("host: WebAssembly decoder or compiler panicked, so the module is rejected",
+				"module", name, "panic", p, "stack", string(debug.Stack()))
+			compiled = nil
+			err = &loadError{module: name, bad: true,
+				detail: fmt.Sprintf("the WebAssembly decoder or compiler panicked: %v", p)}
+		}
+	}()
+	code := wasm
+	if !e.cfg.Uninterruptible {
+		if code, err = preempt.Instrument(wasm); err != nil {
+			return nil, compileError(name, wasm, "invalid or unsupported WebAssembly", err)
+		}
+	}
+	compiled, err = e.rt.CompileModule(ctx, code)
+	if err != nil && e.cache != nil && e.replaceCacheEntry(ctx, name, code, err) {
+		compiled, err = e.rt.CompileModule(ctx, code)
+	}
+	if err != nil {
+		step := fmt.Sprintf("compilation with a memory limit of %d pages failed",
+			e.cfg.MemoryLimitPages)
+		return nil, compileError(name, wasm, step, err)
+	}
+	return compiled, nil
+}
+
+// compileError returns the error of a module that failed to compile in
+// step. When the module uses a WebAssembly proposal that the host does not
+// support, the message names the proposal first.
+func compileError(name string, wasm []byte, step string, err error) error {
+	detail := step + ": " + err.Error()
+	if feature := unsupportedFeature(wasm, err); feature != "" {
+		detail = fmt.Sprintf("it uses %s, which the host does not support: %s", feature, detail)
+	}
+	return &loadError{module: name, bad: true, detail: detail, err: err}
+}
+
 func (m *Module) load(ctx context.Context) error {
 	if err := m.checkShape(); err != nil {
 		return err
 	}
 	inst, err := m.newInstance(ctx)
 	if err != nil {
-		return fmt.Errorf("%w: %w", ErrBadModule, err)
+		var ce *callError
+		if errors.As(err, &ce) {
+			return m.callFailed(ce.call, ce.err)
+		}
+		return m.callFailed("instantiation", err)
 	}
 	if err := m.describe(ctx, inst); err != nil {
 		inst.close(ctx)
@@ -89,6 +139,15 @@ func (m *Module) load(ctx context.Context) error {
 	}
 	m.spare = inst
 	return nil
+}
+
+// callFailed returns the load error for a guest call that ended with err.
+// The module is at fault unless the call was stopped by ctx or by Close.
+func (m *Module) callFailed(call string, err error) error {
+	stopped := errors.Is(err, ErrClosed) || errors.Is(err, context.Canceled) ||
+		errors.Is(err, context.DeadlineExceeded)
+	return &loadError{module: m.name, bad: !stopped, err: err,
+		detail: call + " " + failure(err, m.e.cfg.TurnTimeout)}
 }
 
 // checkShape checks the module's exports and imports against the ABI.
@@ -178,14 +237,14 @@ func (m *Module) checkImports() error {
 }
 
 func (m *Module) badf(format string, args ...any) error {
-	return fmt.Errorf("%w: module %q %s", ErrBadModule, m.name, fmt.Sprintf(format, args...))
+	return &loadError{module: m.name, bad: true, detail: fmt.Sprintf(format, args...)}
 }
 
 // describe checks the ABI version of inst and reads the handler table from it.
 func (m *Module) describe(ctx context.Context, inst *Instance) error {
 	fn := inst.wm.ExportedFunction(exportVersion)
 	if err := inst.call(ctx, fn); err != nil {
-		return fmt.Errorf("%w: module %q: %s: %w", ErrBadModule, m.name, exportVersion, err)
+		return m.callFailed(exportVersion, err)
 	}
 	if v := api.DecodeI32(inst.stack[0]); v != ABIVersion {
 		return m.badf("implements guest ABI version %d, but this host supports only "+
@@ -193,7 +252,7 @@ func (m *Module) describe(ctx context.Context, inst *Instance) error {
 	}
 	resp, err := inst.Turn(ctx, describeRequest(m.name), nil)
 	if err != nil {
-		return fmt.Errorf("%w: module %q: describe: %w", ErrBadModule, m.name, err)
+		return m.callFailed("the describe turn", err)
 	}
 	handlers, err := parseHandlers(resp)
 	if err != nil {

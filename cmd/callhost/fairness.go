@@ -40,8 +40,9 @@ func (f *throttleFlags) define(fs *flag.FlagSet) {
 			"as a Go duration")
 }
 
-// check rejects values that the runtime would not take; 0 means the default.
-func (f *throttleFlags) check() error {
+// check rejects values that the runtime would not take, or that would turn
+// throttling off unnoticed. 0 means the default. turnTimeout is -turn-timeout.
+func (f *throttleFlags) check(turnTimeout time.Duration) error {
 	if f.strikeLimit < -1 {
 		return fmt.Errorf("invalid -strike-limit %d: use -1 (off), 0 (the default) or more",
 			f.strikeLimit)
@@ -74,7 +75,24 @@ func (f *throttleFlags) check() error {
 		return fmt.Errorf("invalid -throttle-time %s: longer than -max-throttle-time %s; "+
 			"raise -max-throttle-time or shorten -throttle-time", first, longest)
 	}
-	return nil
+	return f.checkWindow(turnTimeout)
+}
+
+// checkWindow rejects a strike window shorter than the turn deadline. A
+// strike is counted when its turn ends, so the strikes of turns that run
+// into the deadline one after another are at least turnTimeout apart and
+// never fall within such a window together.
+func (f *throttleFlags) checkWindow(turnTimeout time.Duration) error {
+	window := f.strikeWindow
+	if window == 0 {
+		window = runtime.DefaultStrikeWindow
+	}
+	if f.strikeLimit == -1 || window >= turnTimeout {
+		return nil
+	}
+	return fmt.Errorf("invalid -strike-window %s: shorter than -turn-timeout %s, so turns "+
+		"that run into the deadline one after another never collect -strike-limit strikes "+
+		"within it; raise -strike-window or shorten -turn-timeout", window, turnTimeout)
 }
 
 // apply sets the runtime options of the flags.

@@ -22,6 +22,7 @@ import (
 	"github.com/callhost/callhost"
 	"github.com/callhost/callhost/client"
 	"github.com/callhost/callhost/internal/guesttest"
+	"github.com/callhost/callhost/store"
 	"go.uber.org/goleak"
 )
 
@@ -361,6 +362,33 @@ func TestServeRejectsBadFlags(t *testing.T) {
 		"-addr", "127.0.0.1:0", "-data-dir", t.TempDir())
 	if code != 1 || !strings.Contains(stderr, "modules directory") {
 		t.Fatalf("exit %d, stderr %q", code, stderr)
+	}
+}
+
+// TestServeDataDirInUse starts serve with a relative -data-dir that this
+// test process holds open, as a running embedding program would.
+func TestServeDataDirInUse(t *testing.T) {
+	parent := t.TempDir()
+	dir := filepath.Join(parent, "callhost-data")
+	st, err := store.OpenBolt(dir, store.BoltOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+
+	cmd := exec.Command(binary, "serve", "-addr", "127.0.0.1:0", "-modules", modulesDir,
+		"-cache-dir", cacheDir, "-data-dir", "callhost-data")
+	cmd.Dir = parent
+	out, err := cmd.CombinedOutput()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != exitError {
+		t.Fatalf("serve on a data directory in use: got %v, want exit status %d\n%s",
+			err, exitError, out)
+	}
+	for _, want := range []string{store.ErrLocked.Error(), "(" + dir + ")", "with -data-dir"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("serve log lacks %q:\n%s", want, out)
+		}
 	}
 }
 

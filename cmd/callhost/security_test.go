@@ -161,6 +161,8 @@ func TestServeRejectsBadSecurityFlags(t *testing.T) {
 		"invalid -refill-interval -1s: must not be": {"-refill-interval", "-1s"},
 		"invalid -throttle-time 2m0s: longer than -max-throttle-time 1m0s": {
 			"-throttle-time", "2m", "-max-throttle-time", "1m"},
+		"invalid -strike-window 1s: shorter than -turn-timeout 5s": {
+			"-strike-window", "1s", "-turn-timeout", "5s"},
 	}
 	for want, flags := range cases {
 		_, stderr, code := runCLI(t, append([]string{"serve"}, flags...)...)
@@ -177,6 +179,31 @@ func TestServeRejectsBadSecurityFlags(t *testing.T) {
 		"-modules", modulesDir, "-data-dir", t.TempDir())
 	if code != exitError || !strings.Contains(stderr, "secret is 5 bytes, min 16") {
 		t.Fatalf("bad -auth file: exit %d, stderr %q", code, stderr)
+	}
+}
+
+func TestStrikeWindowCheck(t *testing.T) {
+	for _, tc := range []struct {
+		flags       throttleFlags
+		turnTimeout time.Duration
+		want        string // a part of the error, or "" for none
+	}{
+		{throttleFlags{strikeWindow: time.Second}, 5 * time.Second,
+			"invalid -strike-window 1s: shorter than -turn-timeout 5s"},
+		{throttleFlags{}, 30 * time.Second,
+			"invalid -strike-window 10s: shorter than -turn-timeout 30s"},
+		{throttleFlags{strikeWindow: 5 * time.Second}, 5 * time.Second, ""},
+		{throttleFlags{}, 5 * time.Second, ""},
+		{throttleFlags{strikeLimit: -1, strikeWindow: time.Second}, 5 * time.Second, ""},
+	} {
+		err := tc.flags.check(tc.turnTimeout)
+		if tc.want == "" && err != nil {
+			t.Errorf("check(%+v, turn timeout %v) = %v, want nil", tc.flags, tc.turnTimeout, err)
+		}
+		if tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
+			t.Errorf("check(%+v, turn timeout %v) = %v, want %q",
+				tc.flags, tc.turnTimeout, err, tc.want)
+		}
 	}
 }
 

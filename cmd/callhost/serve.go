@@ -195,7 +195,7 @@ func (c *serveConfig) check() error {
 	if err := c.limits.check(); err != nil {
 		return err
 	}
-	if err := c.throttle.check(); err != nil {
+	if err := c.throttle.check(c.turnTimeout); err != nil {
 		return err
 	}
 	if (c.tlsCert == "") != (c.tlsKey == "") {
@@ -360,7 +360,7 @@ func startRuntime(log *slog.Logger, c *serveConfig,
 	ctx := context.Background()
 	rt, err := runtime.New(ctx, c.runtimeOptions(log, rules))
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, explainLockedDataDir(err, c.dataDir)
 	}
 	classes, err := rt.LoadDir(ctx, c.modules)
 	if err != nil {
@@ -371,6 +371,21 @@ func startRuntime(log *slog.Logger, c *serveConfig,
 		log.Warn("no guest modules found; serving no classes", "modules", c.modules)
 	}
 	return rt, classes, nil
+}
+
+// explainLockedDataDir adds the absolute path of dir and a way out to err
+// when err is the failure to open a data directory that another process
+// has open. callhost serve and programs that embed the runtime both default
+// to callhost-data in the current directory.
+func explainLockedDataDir(err error, dir string) error {
+	if !errors.Is(err, store.ErrLocked) {
+		return err
+	}
+	if abs, absErr := filepath.Abs(dir); absErr == nil {
+		dir = abs
+	}
+	return fmt.Errorf("%w (%s): stop the other process or choose another directory "+
+		"with -data-dir", err, dir)
 }
 
 // drain stops the server and the runtime within timeout. It returns exitOK

@@ -7,8 +7,10 @@
 //	go run ./cmd/callhost build -o modules/ ./examples/counter
 //	go run ./examples/embed -module modules/counter.wasm
 //
-// The runtime keeps storage in memory by default, so every run starts with
-// totals of 0.
+// The runtime keeps object storage in -data-dir, so a later run with the
+// same directory continues the totals. Its default, callhost-data in the
+// current directory, is also the default of callhost serve, and only one
+// process at a time can open a data directory.
 package main
 
 import (
@@ -26,6 +28,7 @@ import (
 
 	"github.com/callhost/callhost"
 	"github.com/callhost/callhost/runtime"
+	"github.com/callhost/callhost/store"
 )
 
 // shutdownTimeout bounds how long the runtime may take to finish the turns
@@ -66,6 +69,14 @@ func run(ctx context.Context, args []string, stdout io.Writer) (err error) {
 		CacheDir: *cache,
 		DataDir:  *dataDir,
 	})
+	if errors.Is(err, store.ErrLocked) {
+		dir := *dataDir
+		if abs, absErr := filepath.Abs(dir); absErr == nil {
+			dir = abs
+		}
+		return fmt.Errorf("%w (%s): stop the other process, such as callhost serve, "+
+			"or choose another directory with -data-dir", err, dir)
+	}
 	if err != nil {
 		return err
 	}
