@@ -92,11 +92,16 @@ func (e *Engine) compile(ctx context.Context, name string, wasm []byte) (
 				detail: fmt.Sprintf("the WebAssembly decoder or compiler panicked: %v", p)}
 		}
 	}()
+	// Instrument's checks run in both modes: it rejects counts that the
+	// module's bytes cannot hold, from which wazero's decoder would size
+	// allocations, so a few bytes could make it allocate gigabytes.
+	instrumented, err := preempt.Instrument(wasm)
+	if err != nil {
+		return nil, compileError(name, wasm, "invalid or unsupported WebAssembly", err)
+	}
 	code := wasm
 	if !e.cfg.Uninterruptible {
-		if code, err = preempt.Instrument(wasm); err != nil {
-			return nil, compileError(name, wasm, "invalid or unsupported WebAssembly", err)
-		}
+		code = instrumented
 	}
 	compiled, err = e.rt.CompileModule(ctx, code)
 	if err != nil && e.cache != nil && e.replaceCacheEntry(ctx, name, code, err) {

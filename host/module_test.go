@@ -83,6 +83,25 @@ func TestCompileRecoversDecoderPanic(t *testing.T) {
 	}
 }
 
+// TestCompileRejectsForgedCount loads a module whose code section declares
+// 2^28 function bodies in 5 bytes. wazero v1.12.0 sizes an allocation from
+// that count before it reads the bodies, about 15 GB, so the host must
+// reject the module in both modes before wazero decodes it.
+func TestCompileRejectsForgedCount(t *testing.T) {
+	forged := section([]byte{0, 'a', 's', 'm', 1, 0, 0, 0}, 10, uleb(nil, 1<<28))
+	for _, uninterruptible := range []bool{false, true} {
+		e := newEngine(t, Config{Uninterruptible: uninterruptible})
+		_, err := e.Compile(context.Background(), "forged", forged)
+		if !errors.Is(err, ErrBadModule) {
+			t.Fatalf("uninterruptible=%v: Compile error = %v, want ErrBadModule", uninterruptible, err)
+		}
+		if !strings.Contains(err.Error(), "invalid or unsupported WebAssembly") {
+			t.Errorf("uninterruptible=%v: Compile error = %q, want the module check's error",
+				uninterruptible, err)
+		}
+	}
+}
+
 // TestLoadErrorsNameModuleOnce checks the messages of modules that fail
 // while the host instantiates them, runs their start function or
 // _initialize, or calls callhost_abi_version or describe.
