@@ -70,8 +70,8 @@ func (e *Engine) Compile(ctx context.Context, name string, wasm []byte) (*Module
 	return m, nil
 }
 
-// compile instruments wasm, unless the engine is uninterruptible, and
-// compiles it.
+// compile checks and instruments wasm, then compiles the instrumented
+// module, or wasm unchanged when the engine is uninterruptible.
 //
 // wazero v1.12.0 panics on some invalid modules instead of returning an
 // error. One example is a call to a function whose type index is beyond
