@@ -3,6 +3,7 @@ package runtime
 import (
 	"bytes"
 	"context"
+	"errors"
 	"log/slog"
 	"strings"
 	"sync"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/callhost/callhost"
+	"github.com/callhost/callhost/store"
 )
 
 func TestDurableStorageSurvivesRestart(t *testing.T) {
@@ -177,5 +179,25 @@ func TestFailingAlarmRetriedThenReported(t *testing.T) {
 	}
 	if !strings.Contains(out, "attempts=3") {
 		t.Errorf("failure report does not say attempts=3:\n%s", out)
+	}
+}
+
+func TestDataDirInUseNamesDirectory(t *testing.T) {
+	dir := t.TempDir()
+	st, err := store.OpenBolt(dir, store.BoltOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	rt, err := New(context.Background(), Options{DataDir: dir})
+	if err == nil {
+		rt.Shutdown(context.Background())
+		t.Fatal("New opened a data directory that a store has open")
+	}
+	if !errors.Is(err, store.ErrLocked) {
+		t.Errorf("New error = %v, want store.ErrLocked", err)
+	}
+	if !strings.Contains(err.Error(), dir) || !strings.Contains(err.Error(), "Options.DataDir") {
+		t.Errorf("New error = %q, want the directory %s and Options.DataDir", err, dir)
 	}
 }

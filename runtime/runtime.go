@@ -134,6 +134,14 @@ func openStore(opts Options) (store.Store, bool, error) {
 		return opts.Store, false, nil
 	}
 	st, err := store.OpenBolt(opts.DataDir, store.BoltOptions{Sync: opts.Sync, Logger: opts.Logger})
+	if errors.Is(err, store.ErrLocked) {
+		dir := opts.DataDir
+		if abs, absErr := filepath.Abs(dir); absErr == nil {
+			dir = abs
+		}
+		return nil, false, fmt.Errorf("%w (%s): stop the other process or set "+
+			"Options.DataDir to another directory", store.ErrLocked, dir)
+	}
 	if err != nil {
 		return nil, false, err
 	}

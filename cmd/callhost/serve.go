@@ -385,7 +385,7 @@ func explainLockedDataDir(err error, dir string) error {
 		dir = abs
 	}
 	return fmt.Errorf("%w (%s): stop the other process or choose another directory "+
-		"with -data-dir", err, dir)
+		"with -data-dir", store.ErrLocked, dir)
 }
 
 // drain stops the server and the runtime within timeout. It returns exitOK

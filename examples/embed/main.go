@@ -75,7 +75,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) (err error) {
 			dir = abs
 		}
 		return fmt.Errorf("%w (%s): stop the other process, such as callhost serve, "+
-			"or choose another directory with -data-dir", err, dir)
+			"or choose another directory with -data-dir", store.ErrLocked, dir)
 	}
 	if err != nil {
 		return err
