@@ -78,6 +78,10 @@ type Config struct {
 	// Store is the object store of the runtime: StoreMemory (default) or
 	// StoreBolt, a new bbolt file per row under Work.
 	Store string
+	// DurableSizes are the sizes at which ctn runs once more with each
+	// store, memory then bolt, after the sweep, to compare the durable
+	// store's throughput with the memory store's. Empty runs no comparison.
+	DurableSizes []int
 
 	Root     string   // repository root, where the guests' sources are
 	Work     string   // directory for built modules and the compilation cache

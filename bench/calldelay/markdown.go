@@ -28,7 +28,8 @@ func markdown(rep *Report) string {
 		c.Chunk, c.Window, c.EmbedWorkers, callTimeoutText(c.CallTimeoutMS),
 		time.Duration(c.StallMS)*time.Millisecond)
 	writeTargets(&b, rep.Targets)
-	writeRows(&b, rep.Rows)
+	writeDurable(&b, rep.Rows)
+	writeRows(&b, sweepRows(rep.Rows))
 	fmt.Fprintf(&b, "\nPeak RSS is the %s. CPU ms is the user and system time of that "+
 		"process over its whole life, start-up included; the runner's share of await-ws "+
 		"(the client) is not in it.\n\n", peakRSSMeaning)
@@ -55,6 +56,25 @@ func writeTargets(b *strings.Builder, targets []Target) {
 		}
 		fmt.Fprintf(b, "| %s | %s | %s | %s | %s |\n", t.Name, t.Engine, t.Goal,
 			t.Measured, met)
+	}
+	b.WriteString("\n")
+}
+
+// writeDurable writes the store comparison, if the report has one.
+func writeDurable(b *strings.Builder, rows []Row) {
+	pairs := durablePairs(rows)
+	if len(pairs) == 0 {
+		return
+	}
+	fmt.Fprintf(b, "## Durable store\n\nctn with the memory store and with the default "+
+		"bbolt store (fsync once per commit group), run back to back after the sweep. "+
+		"These rows are in latest.json with `\"comparison\": \"durable\"`.\n\n"+
+		"| ops | engine | memory ops/s | bolt ops/s | bolt / memory | bolt peak RSS |\n"+
+		"|---:|---|---:|---:|---:|---:|\n")
+	for _, p := range pairs {
+		fmt.Fprintf(b, "| %d | %s | %s | %s | %s | %s |\n", p.mem.Ops, p.mem.Engine,
+			num(p.mem.OpsPerSec, 0), num(p.bolt.OpsPerSec, 0), p.ratioText(),
+			fmtRSS(p.bolt.PeakRSSBytes))
 	}
 	b.WriteString("\n")
 }

@@ -37,7 +37,13 @@ type Row struct {
 	// LoadAverage is the machine's 1-minute load average when the row started.
 	LoadAverage string `json:"load_average"`
 	Failure     string `json:"failure,omitempty"`
+	// Comparison is ComparisonDurable for the rows of the store comparison,
+	// which the results table, the chart and the other targets leave out.
+	Comparison string `json:"comparison,omitempty"`
 }
+
+// ComparisonDurable marks the rows of the store comparison.
+const ComparisonDurable = "durable"
 
 // fill sets the row's figures from how it ended.
 func (row *Row) fill(res outcome, tr *tracker, hang bool) {

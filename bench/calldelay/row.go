@@ -21,12 +21,18 @@ type rowSpec struct {
 	ops    int
 	fanout bool
 	engine string
+	store  string // the object store, when it differs from Config.Store
+	// comparison is ComparisonDurable for the rows of the store comparison.
+	comparison string
 }
 
 func (s rowSpec) String() string {
 	name := string(s.mode)
 	if s.fanout {
 		name += "+fanout"
+	}
+	if s.store != "" {
+		name += " " + s.store
 	}
 	return fmt.Sprintf("%s n=%d %s", name, s.ops, s.engine)
 }
@@ -70,7 +76,7 @@ type child struct {
 func (r *runner) startChild(spec rowSpec) (*child, error) {
 	a := childArgs{mode: spec.mode, ops: spec.ops, fanout: spec.fanout, engine: spec.engine,
 		wasm: r.ctlWasm, cache: r.cacheDir, window: r.cfg.Window,
-		workers: r.cfg.EmbedWorkers, callTimeout: r.cfg.CallTimeout, store: r.cfg.Store,
+		workers: r.cfg.EmbedWorkers, callTimeout: r.cfg.CallTimeout, store: r.storeOf(spec),
 		data: r.cfg.Work}
 	name, args := r.cfg.ChildCmd[0], r.cfg.ChildCmd[1:]
 	if spec.mode == ModeExtism {
@@ -123,10 +129,19 @@ func (c *child) stop() {
 	}
 }
 
+// storeOf returns the object store of the row spec.
+func (r *runner) storeOf(spec rowSpec) string {
+	if spec.store != "" {
+		return spec.store
+	}
+	return r.cfg.Store
+}
+
 // runRow runs one row in a new child process and returns its result.
 func (r *runner) runRow(spec rowSpec) Row {
 	row := Row{Mode: spec.mode, Ops: spec.ops, Fanout: spec.fanout, Engine: spec.engine,
-		Store: r.cfg.Store, LoadAverage: firstField(loadAverage())}
+		Store: r.storeOf(spec), Comparison: spec.comparison,
+		LoadAverage: firstField(loadAverage())}
 	if !runsRuntime[spec.mode] {
 		row.Store = "none"
 	}

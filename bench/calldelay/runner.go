@@ -43,7 +43,7 @@ func Run(cfg Config) (*Report, error) {
 	}
 	rep.Machine.LoadAfter = loadAverage()
 	rep.Duration = time.Since(rep.Started)
-	rep.Targets = evaluate(rep.Rows)
+	rep.Targets = append(evaluate(sweepRows(rep.Rows)), evaluateDurable(rep.Rows)...)
 	if cfg.Out != "" {
 		if err := writeResults(cfg.Out, rep); err != nil {
 			return rep, err
@@ -67,6 +67,14 @@ func (r *runner) specs() []rowSpec {
 				if fan[m] {
 					out = append(out, rowSpec{mode: m, ops: n, engine: e, fanout: true})
 				}
+			}
+		}
+	}
+	for _, n := range r.cfg.DurableSizes {
+		for _, e := range r.cfg.Engines {
+			for _, st := range []string{StoreMemory, StoreBolt} {
+				out = append(out, rowSpec{mode: ModeCtn, ops: n, engine: e, store: st,
+					comparison: ComparisonDurable})
 			}
 		}
 	}

@@ -31,24 +31,33 @@ func TestSmoke(t *testing.T) {
 	}
 	out := t.TempDir()
 	rep, err := Run(Config{
-		Sizes:       []int{25, 200},
-		FanoutModes: []Mode{ModeCtn, ModeAwaitEmbedded, ModeAwaitWS},
-		Stall:       time.Minute, // the first rows compile the guest, which is slow under -race
-		Root:        root,
-		Work:        t.TempDir(),
-		ChildCmd:    []string{os.Args[0]},
-		Out:         out,
-		Command:     "go test ./bench/calldelay -run TestSmoke",
-		Log:         slog.New(slog.NewTextHandler(testWriter{t}, nil)),
+		Sizes:        []int{25, 200},
+		FanoutModes:  []Mode{ModeCtn, ModeAwaitEmbedded, ModeAwaitWS},
+		DurableSizes: []int{200},
+		Stall:        time.Minute, // the first rows compile the guest, which is slow under -race
+		Root:         root,
+		Work:         t.TempDir(),
+		ChildCmd:     []string{os.Args[0]},
+		Out:          out,
+		Command:      "go test ./bench/calldelay -run TestSmoke",
+		Log:          slog.New(slog.NewTextHandler(testWriter{t}, nil)),
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := 2 * (len(AllModes) + 3); len(rep.Rows) != want {
+	// Two sizes of every mode and fan-out variant, then ctn with each store.
+	if want := 2*(len(AllModes)+3) + 2; len(rep.Rows) != want {
 		t.Errorf("got %d rows, want %d", len(rep.Rows), want)
 	}
 	for _, r := range rep.Rows {
 		checkRow(t, r)
+	}
+	if n := len(durablePairs(rep.Rows)); n != 1 {
+		t.Errorf("got %d store comparison pairs, want 1", n)
+	}
+	if last := rep.Targets[len(rep.Targets)-1]; last.Met == nil ||
+		last.Name != "ctn durable vs memory at 200" {
+		t.Errorf("last target = %+v, want the judged store comparison at 200", last)
 	}
 	checkFiles(t, out)
 }

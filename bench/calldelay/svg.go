@@ -33,8 +33,9 @@ type series struct {
 // chartSVG draws ms per operation and operations per second against the
 // number of operations, both on log scales, one line per series.
 func chartSVG(rep *Report) string {
-	ms, rate := chartSeries(rep.Rows, func(r Row) float64 { return r.MSPerOp }),
-		chartSeries(rep.Rows, func(r Row) float64 { return r.OpsPerSec })
+	rows := sweepRows(rep.Rows)
+	ms, rate := chartSeries(rows, func(r Row) float64 { return r.MSPerOp }),
+		chartSeries(rows, func(r Row) float64 { return r.OpsPerSec })
 	legend := legendEntries(ms)
 	width := marginL + 2*panelW + gap + 20
 	height := marginT + panelH + marginB + legendRowH*((len(legend)+1)/2+1) + 20

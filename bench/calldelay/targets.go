@@ -128,3 +128,79 @@ func firstLine(s string) string {
 	}
 	return s
 }
+
+// minDurableShare is the goal for the durable store: ctn with bbolt keeps at
+// least this share of the memory store's throughput.
+const minDurableShare = 0.5
+
+// sweepRows returns the rows of the sweep itself, without the comparison
+// rows.
+func sweepRows(rows []Row) []Row {
+	var out []Row
+	for _, r := range rows {
+		if r.Comparison == "" {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// durablePair is a row of the store comparison with each store.
+type durablePair struct{ mem, bolt Row }
+
+func (p durablePair) ok() bool {
+	return p.mem.ok() && p.bolt.ok() && p.mem.OpsPerSec > 0
+}
+
+func (p durablePair) ratioText() string {
+	if !p.ok() {
+		return "a row failed"
+	}
+	return fmt.Sprintf("%.0f%%", 100*p.bolt.OpsPerSec/p.mem.OpsPerSec)
+}
+
+// durablePairs matches the memory and bolt rows of the store comparison by
+// size and engine, in the order they ran.
+func durablePairs(rows []Row) []durablePair {
+	var out []durablePair
+	for i, m := range rows {
+		if m.Comparison != ComparisonDurable || m.Store != StoreMemory {
+			continue
+		}
+		for _, b := range rows[i+1:] {
+			if b.Comparison == ComparisonDurable && b.Store == StoreBolt &&
+				b.Ops == m.Ops && b.Engine == m.Engine {
+				out = append(out, durablePair{mem: m, bolt: b})
+				break
+			}
+		}
+	}
+	return out
+}
+
+// evaluateDurable judges the durable store's share of the memory store's
+// throughput for each pair of comparison rows.
+func evaluateDurable(rows []Row) []Target {
+	var out []Target
+	for _, p := range durablePairs(rows) {
+		t := Target{Name: fmt.Sprintf("ctn durable vs memory at %s", commas(p.mem.Ops)),
+			Engine: p.mem.Engine, Goal: fmt.Sprintf("bolt >= %.0f%% of memory ops/s",
+				100*minDurableShare), Measured: p.ratioText()}
+		if p.ok() {
+			t.Measured = fmt.Sprintf("%.0f vs %.0f ops/s: %s", p.bolt.OpsPerSec,
+				p.mem.OpsPerSec, p.ratioText())
+		}
+		t.Met = verdict(p.ok() && p.bolt.OpsPerSec >= minDurableShare*p.mem.OpsPerSec)
+		out = append(out, t)
+	}
+	return out
+}
+
+// commas formats n with thousands separators, as in 100,000.
+func commas(n int) string {
+	s := fmt.Sprint(n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}

@@ -97,6 +97,8 @@ func parseFlags(args []string, stderr io.Writer) (*calldelay.Config, error) {
 		"goroutines of await-embedded, each with one call in flight")
 	fs.StringVar(&cfg.Store, "store", calldelay.StoreMemory,
 		"object store of the runtime: memory, or bolt (a new bbolt file per row in -work)")
+	durable := fs.String("durable", "100k", "sizes at which ctn runs once with the memory "+
+		"store and once with bolt after the sweep, to compare them; empty for none")
 	fs.StringVar(&cfg.Out, "out", "", "results directory (default: bench/results of the "+
 		"repository); 'none' writes no files")
 	fs.StringVar(&cfg.Work, "work", "", "directory for built modules and the compilation "+
@@ -114,7 +116,16 @@ func parseFlags(args []string, stderr io.Writer) (*calldelay.Config, error) {
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments %q: calldelay takes flags only", fs.Args())
 	}
-	return cfg, fillConfig(cfg, *sizes, *modes, *fanout, *engines)
+	if err := fillConfig(cfg, *sizes, *modes, *fanout, *engines); err != nil {
+		return nil, err
+	}
+	if strings.TrimSpace(*durable) != "" {
+		var err error
+		if cfg.DurableSizes, err = calldelay.ParseSizes(*durable); err != nil {
+			return nil, fmt.Errorf("-durable: %w", err)
+		}
+	}
+	return cfg, nil
 }
 
 func fillConfig(cfg *calldelay.Config, sizes, modes, fanout, engines string) error {
