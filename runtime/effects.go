@@ -147,10 +147,10 @@ func (t *turn) Get(key []byte) ([]byte, bool, error) {
 	if err := checkKey(key); err != nil {
 		return nil, false, err
 	}
-	if w, ok := t.writes[string(key)]; ok {
+	if w := t.writes.find(key); w != nil {
 		return w.Value, !w.Delete, nil
 	}
-	if w, ok := t.effects.writes[string(key)]; ok {
+	if w := t.effects.writes.find(key); w != nil {
 		return w.Value, !w.Delete, nil
 	}
 	v, ok, err := t.rt.store.Get(t.rt.ctx, t.obj.addr, key)
@@ -169,7 +169,13 @@ func (t *turn) Put(key, value []byte) error {
 		return callhost.Errorf(callhost.CodeTooLarge,
 			"storage value for key %q is %d bytes, max %d", key, len(value), MaxValueSize)
 	}
-	t.stage(key, bytes.Clone(value), false)
+	// One allocation holds copies of both, because key and value alias guest
+	// memory. The store keeps the value, and with it the key's few bytes.
+	// The value is never nil, which would mean a deletion.
+	owned := make([]byte, len(key)+len(value))
+	n := copy(owned, key)
+	copy(owned[n:], value)
+	t.writes.set(store.Write{Key: owned[:n:n], Value: owned[n:]})
 	return nil
 }
 
@@ -178,19 +184,8 @@ func (t *turn) Delete(key []byte) error {
 	if err := checkKey(key); err != nil {
 		return err
 	}
-	t.stage(key, nil, true)
+	t.writes.set(store.Write{Key: bytes.Clone(key), Delete: true})
 	return nil
-}
-
-func (t *turn) stage(key, value []byte, del bool) {
-	if t.writes == nil {
-		t.writes = make(map[string]*store.Write)
-	}
-	k := string(key)
-	if value == nil && !del {
-		value = []byte{}
-	}
-	t.writes[k] = &store.Write{Key: []byte(k), Value: value, Delete: del}
 }
 
 func checkKey(key []byte) error {
@@ -247,16 +242,13 @@ func (t *turn) List(prefix, start []byte, limit int, dst []byte) ([]byte, error)
 // whose keys have prefix and are >= start. Later entries override earlier ones.
 func (t *turn) stagedIn(prefix, start []byte) []*store.Write {
 	var out []*store.Write
-	match := func(w *store.Write) {
-		if bytes.HasPrefix(w.Key, prefix) && bytes.Compare(w.Key, start) >= 0 {
-			out = append(out, w)
+	for _, list := range [][]store.Write{t.effects.writes.list, t.writes.list} {
+		for i := range list {
+			w := &list[i]
+			if bytes.HasPrefix(w.Key, prefix) && bytes.Compare(w.Key, start) >= 0 {
+				out = append(out, w)
+			}
 		}
-	}
-	for _, w := range t.effects.writes {
-		match(w)
-	}
-	for _, w := range t.writes {
-		match(w)
 	}
 	return out
 }

@@ -20,7 +20,7 @@ type runEffects struct {
 	batch store.Batch
 	ran   int // messages run, counted in Runtime.active until the effects apply
 
-	writes    map[string]*store.Write // latest write of each key in this run
+	writes    writeSet // latest write of each key in this run; becomes batch.Writes
 	alarmsAdd map[uint64]store.Alarm
 	alarmsDel map[uint64]bool
 
@@ -57,13 +57,9 @@ func (r *runEffects) consume(msg *message) {
 
 // addTurn adds the effects of a turn that succeeded.
 func (r *runEffects) addTurn(t *turn) {
-	for _, w := range t.writes {
+	for _, w := range t.writes.list {
 		w.Object = r.obj.addr
-		r.batch.Writes = append(r.batch.Writes, *w)
-		if r.writes == nil {
-			r.writes = make(map[string]*store.Write)
-		}
-		r.writes[string(w.Key)] = w
+		r.writes.set(w)
 	}
 	for i := range t.calls {
 		r.addCall(t, &t.calls[i])
@@ -168,6 +164,7 @@ func (r *runEffects) settle(id uint64, value []byte, err *callhost.Error, countL
 // commit sends the batch to the store and applies the effects once it is
 // durable, then calls done.
 func (r *runEffects) commit(done func()) {
+	r.batch.Writes = r.writes.list
 	if r.empty() {
 		r.rt.active.Add(-int64(r.ran))
 		done()

@@ -23,7 +23,7 @@ type turn struct {
 
 	effects *runEffects // the run the turn belongs to
 
-	writes    map[string]*store.Write
+	writes    writeSet
 	calls     []outgoing
 	alarmsAdd []store.Alarm
 	alarmsDel []uint64
@@ -44,7 +44,7 @@ func newTurn(rt *Runtime) *turn { return &turn{rt: rt} }
 
 func (t *turn) reset(inst *host.Instance, o *object, msg *message, run *runEffects) {
 	t.inst, t.obj, t.msg, t.effects = inst, o, msg, run
-	t.writes = nil
+	t.writes.reset()
 	t.alarmsAdd, t.alarmsDel = nil, nil
 	clear(t.calls)
 	t.calls = t.calls[:0]

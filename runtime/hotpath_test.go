@@ -1,0 +1,95 @@
+package runtime
+
+import (
+	"bytes"
+	"fmt"
+	"strconv"
+	"sync"
+	"testing"
+
+	"github.com/callhost/callhost"
+	"github.com/callhost/callhost/store"
+)
+
+// TestStagedWritesManyKeys queues turns that each write more keys than a
+// writeSet scans, so that they run in one batch and read each other's writes
+// through the run's index.
+func TestStagedWritesManyKeys(t *testing.T) {
+	for _, durable := range []bool{false, true} {
+		t.Run(fmt.Sprintf("durable=%v", durable), func(t *testing.T) {
+			opts := Options{}
+			if durable {
+				opts.DataDir = t.TempDir()
+			}
+			rt := newRuntime(t, opts)
+			const keys, turns = 3 * maxLinearWrites, 10
+			steps, err := callhost.Op("churn", keys).AppendSteps(nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var wg sync.WaitGroup
+			errs := make(chan *callhost.Error, turns)
+			for range turns {
+				wg.Add(1)
+				_, err := rt.Submit(Submission{To: callhost.Object("obj", "churn"), Steps: steps,
+					Done: func(_ []byte, err *callhost.Error) {
+						if err != nil {
+							errs <- err
+						}
+						wg.Done()
+					}})
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				t.Errorf("churn failed: %v", err)
+			}
+			m := stats(t, rt, "obj/churn")
+			for i := range keys {
+				key := "c." + strconv.Itoa(i)
+				if m[key] != 2*turns {
+					t.Errorf("%s = %d, want %d", key, m[key], 2*turns)
+				}
+			}
+			if v, ok := m["c.tmp"]; ok {
+				t.Errorf("c.tmp = %d, want it deleted", v)
+			}
+		})
+	}
+}
+
+func TestWriteSetReplacesInPlace(t *testing.T) {
+	var s writeSet
+	const n = 3 * maxLinearWrites
+	for round := range 2 {
+		for i := range n {
+			key := []byte("k" + strconv.Itoa(i))
+			s.set(store.Write{Key: key, Value: []byte{byte(round)}})
+		}
+	}
+	s.set(store.Write{Key: []byte("k1"), Delete: true})
+	if len(s.list) != n {
+		t.Fatalf("set holds %d writes, want one per key (%d)", len(s.list), n)
+	}
+	if s.index == nil {
+		t.Fatalf("no index after %d keys, want one beyond %d", n, maxLinearWrites)
+	}
+	for i, w := range s.list {
+		if want := "k" + strconv.Itoa(i); string(w.Key) != want {
+			t.Fatalf("write %d has key %q, want %q (first-write order)", i, w.Key, want)
+		}
+	}
+	if w := s.find([]byte("k1")); w == nil || !w.Delete {
+		t.Fatalf("k1 = %+v, want its deletion", w)
+	}
+	if w := s.find([]byte("k2")); w == nil || !bytes.Equal(w.Value, []byte{1}) {
+		t.Fatalf("k2 = %+v, want the value of the second round", w)
+	}
+	s.reset()
+	if len(s.list) != 0 || s.index != nil || s.find([]byte("k2")) != nil {
+		t.Fatalf("set after reset = %+v, want empty", s)
+	}
+}
