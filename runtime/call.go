@@ -96,26 +96,33 @@ func (rt *Runtime) commitAlone(b *store.Batch, then func()) {
 }
 
 // continuation returns the continuation message of call id for outcome
-// value or err, or nil if its arguments cannot take the outcome.
+// value or err, or nil if its arguments cannot take the outcome. scratch is
+// a buffer for the encoded outcome, returned for reuse.
 func (rt *Runtime) continuation(id uint64, p *pending, value []byte,
-	err *callhost.Error) *message {
+	err *callhost.Error, scratch []byte) (*message, []byte) {
 	args := p.args
 	if p.placeholder {
 		var outcome []byte
 		if err == nil {
-			outcome = abi.AppendOK(nil, value)
+			outcome = abi.AppendOK(scratch[:0], value)
 		} else {
-			outcome = abi.AppendError(nil, err.Code, err.Message)
+			outcome = abi.AppendError(scratch[:0], err.Code, err.Message)
 		}
+		scratch = outcome
 		var ferr error
 		if args, ferr = abi.FillPlaceholders(make([]byte, 0, len(args)+len(outcome)),
 			p.args, outcome); ferr != nil {
 			rt.log.Error("continuation dropped: arguments do not decode", "call_id", id,
 				"object", p.caller.String(), "error", ferr)
-			return nil
+			return nil, scratch
 		}
 	}
-	return &message{
+	msg := p.cont
+	p.cont = nil
+	if msg == nil {
+		msg = new(message)
+	}
+	*msg = message{
 		kind:    msgContinuation,
 		callID:  id,
 		from:    p.target,
@@ -124,6 +131,7 @@ func (rt *Runtime) continuation(id uint64, p *pending, value []byte,
 		args:    args,
 		to:      p.caller,
 	}
+	return msg, scratch
 }
 
 // enqueueContinuation queues a continuation on its object. Continuations are

@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/callhost/callhost"
+	"github.com/callhost/callhost/internal/abi"
+	"github.com/callhost/callhost/internal/msgp"
 	"github.com/callhost/callhost/store"
 )
 
@@ -91,5 +93,39 @@ func TestWriteSetReplacesInPlace(t *testing.T) {
 	s.reset()
 	if len(s.list) != 0 || s.index != nil || s.find([]byte("k2")) != nil {
 		t.Fatalf("set after reset = %+v, want empty", s)
+	}
+}
+
+// TestContinuationMemoryUsedOnce checks that the continuation memory of a
+// call record goes to the first outcome only: any later continuation for the
+// same pending call gets memory of its own.
+func TestContinuationMemoryUsedOnce(t *testing.T) {
+	rt := newRuntime(t, Options{})
+	args := msgp.AppendArrayHeader(nil, 2)
+	args = msgp.AppendInt(args, 7)
+	args, _ = callhost.Placeholder.AppendMsgpack(args)
+	rec := &callRecord{}
+	rec.pending = pending{
+		id: 1, target: callhost.Object("calc", "t"), caller: callhost.Object("caller", "c"),
+		handler: "record", args: args, placeholder: true, cont: &rec.cont,
+	}
+	first, scratch := rt.continuation(1, &rec.pending, msgp.AppendInt(nil, 42), nil, nil)
+	if first != &rec.cont {
+		t.Fatalf("first continuation is not the record's memory")
+	}
+	firstArgs := bytes.Clone(first.args)
+	second, _ := rt.continuation(1, &rec.pending, nil,
+		callhost.Errorf(callhost.CodeTimeout, "late"), scratch)
+	if second == first {
+		t.Fatalf("second continuation reuses the memory of the first")
+	}
+	if !bytes.Equal(first.args, firstArgs) || first.kind != msgContinuation || first.callID != 1 {
+		t.Fatalf("first continuation changed after the second: %+v", first)
+	}
+	want := msgp.AppendArrayHeader(nil, 2)
+	want = msgp.AppendInt(want, 7)
+	want = abi.AppendOK(want, msgp.AppendInt(nil, 42))
+	if !bytes.Equal(first.args, want) {
+		t.Fatalf("first continuation args = % x, want % x", first.args, want)
 	}
 }
