@@ -134,20 +134,65 @@ func (rt *Runtime) continuation(id uint64, p *pending, value []byte,
 	return msg, scratch
 }
 
-// enqueueContinuation queues a continuation on its object. Continuations are
-// never rejected; one for a class that is not loaded waits until it is.
-func (rt *Runtime) enqueueContinuation(msg *message) {
-	rt.mu.Lock()
-	c := rt.classes[msg.to.Class]
-	if c == nil {
-		rt.parked[msg.to.Class] = append(rt.parked[msg.to.Class], msg)
-		rt.mu.Unlock()
-		rt.log.Warn("continuation waits for its class to load", "call_id", msg.callID,
-			"object", msg.to.String())
-		return
+// deliverAll delivers invokes and queues consecutive ones for one object
+// under one lock, because a turn often makes many calls to one object. An
+// invoke that its object does not admit gets its outcome after the rest of
+// its group is queued.
+func (rt *Runtime) deliverAll(msgs []*message) {
+	for len(msgs) > 0 {
+		group := msgs[:sameTarget(msgs)]
+		msgs = msgs[len(group):]
+		to := group[0].to
+		var c *class
+		if to.Class != callhost.ClassClient {
+			c = rt.class(to.Class)
+		}
+		if c == nil {
+			for _, msg := range group {
+				if err := rt.deliver(msg.to, msg); err != nil {
+					rt.reject(msg, callhost.AsError(err))
+				}
+			}
+			continue
+		}
+		for _, r := range rt.enqueueMessages(to, c, group, false) {
+			rt.reject(r.msg, callhost.AsError(r.err))
+		}
 	}
-	rt.mu.Unlock()
-	_ = rt.enqueue(msg.to, c, msg)
+}
+
+// enqueueContinuations queues continuations on their objects, consecutive
+// ones for one object under one lock. Continuations are never rejected, and
+// those for a class that is not loaded wait until it is.
+func (rt *Runtime) enqueueContinuations(msgs []*message) {
+	for len(msgs) > 0 {
+		group := msgs[:sameTarget(msgs)]
+		msgs = msgs[len(group):]
+		to := group[0].to
+		rt.mu.Lock()
+		c := rt.classes[to.Class]
+		if c == nil {
+			rt.parked[to.Class] = append(rt.parked[to.Class], group...)
+			rt.mu.Unlock()
+			for _, msg := range group {
+				rt.log.Warn("continuation waits for its class to load", "call_id", msg.callID,
+					"object", msg.to.String())
+			}
+			continue
+		}
+		rt.mu.Unlock()
+		rt.enqueueMessages(to, c, group, false)
+	}
+}
+
+// sameTarget returns how many messages at the start of msgs, at least one,
+// go to the object of the first.
+func sameTarget(msgs []*message) int {
+	n := 1
+	for n < len(msgs) && msgs[n].to == msgs[0].to {
+		n++
+	}
+	return n
 }
 
 // expire fails call id with a timeout if it is still pending.

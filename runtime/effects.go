@@ -74,11 +74,28 @@ func (t *turn) Call(envelope []byte) (uint64, error) {
 	copy(contArgs, c.ContArgs)
 
 	id := t.rt.nextID.Add(1)
-	var staged stagedCall
-	if c.HasCont {
-		rec := &callRecord{}
-		staged = stagedCall{msg: &rec.invoke, p: &rec.pending}
-		rec.pending = pending{
+	invoke := message{
+		kind:   msgInvoke,
+		callID: id,
+		from:   t.obj.addr,
+		hops:   t.callHops(),
+		steps:  steps,
+		ext:    info.Ext,
+		to:     target,
+	}
+	if forward {
+		invoke.replyTo = t.msg.replyTo
+	}
+	if !c.HasCont {
+		msg := new(message)
+		*msg = invoke
+		t.calls = append(t.calls, stagedCall{msg: msg})
+		return id, nil
+	}
+	invoke.replyTo = id
+	rec := &callRecord{
+		invoke: invoke,
+		pending: pending{
 			id:          id,
 			target:      target,
 			steps:       steps,
@@ -89,27 +106,10 @@ func (t *turn) Call(envelope []byte) (uint64, error) {
 			placeholder: placeholder,
 			hops:        t.msg.hops,
 			durable:     t.rt.durable,
-			cont:        &rec.cont,
-		}
-	} else {
-		staged.msg = &message{}
+		},
 	}
-	*staged.msg = message{
-		kind:   msgInvoke,
-		callID: id,
-		from:   t.obj.addr,
-		hops:   t.callHops(),
-		steps:  steps,
-		ext:    info.Ext,
-		to:     target,
-	}
-	switch {
-	case forward:
-		staged.msg.replyTo = t.msg.replyTo
-	case c.HasCont:
-		staged.msg.replyTo = id
-	}
-	t.calls = append(t.calls, staged)
+	rec.pending.cont = &rec.cont
+	t.calls = append(t.calls, stagedCall{msg: &rec.invoke, p: &rec.pending})
 	return id, nil
 }
 

@@ -2,10 +2,13 @@ package runtime
 
 import (
 	"bytes"
+	"context"
 	"fmt"
+	"reflect"
 	"strconv"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/callhost/callhost"
 	"github.com/callhost/callhost/internal/abi"
@@ -127,5 +130,94 @@ func TestContinuationMemoryUsedOnce(t *testing.T) {
 	want = abi.AppendOK(want, msgp.AppendInt(nil, 42))
 	if !bytes.Equal(first.args, want) {
 		t.Fatalf("first continuation args = % x, want % x", first.args, want)
+	}
+}
+
+// TestContinuationWaitsForItsClass recovers a call whose continuation
+// arrives while the caller's class is not loaded yet: the continuation waits,
+// then runs once the class loads.
+func TestContinuationWaitsForItsClass(t *testing.T) {
+	dir := t.TempDir()
+	rt := newRuntime(t, Options{DataDir: dir})
+	// Keep calc/slow busy, so the call below is still queued at shutdown.
+	busy, err := callhost.Op("spin", 2000).AppendSteps(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rt.Submit(Submission{To: callhost.Object("calc", "slow"), Steps: busy}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond)
+	spec := []any{"calc", "slow", "double", 21, 60000}
+	mustCall(t, rt, "caller/w", callhost.Op("callOnce", "late", spec), nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	_ = rt.Shutdown(ctx)
+
+	rt, err = New(context.Background(), Options{DataDir: dir, CacheDir: cacheDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = rt.Shutdown(context.Background()) })
+	wasm := buildTestGuest(t)
+	if err := rt.Load(context.Background(), "calc", wasm); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for len(parkedFor(rt, "caller")) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("no continuation waits for class caller after 30s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := rt.Load(context.Background(), "caller", wasm); err != nil {
+		t.Fatal(err)
+	}
+	m := waitStat(t, rt, "caller/w", "late.runs", 1)
+	if m["late.runs"] != 1 {
+		t.Errorf("continuation ran %d times, want 1", m["late.runs"])
+	}
+	if m["late.code"] != 0 {
+		t.Errorf("outcome code = %d, want 0", m["late.code"])
+	}
+	if m["late.value"] != 42 {
+		t.Errorf("outcome value = %d, want 42", m["late.value"])
+	}
+}
+
+// parkedFor returns the messages that wait for class to load.
+func parkedFor(rt *Runtime, class string) []*message {
+	rt.mu.RLock()
+	defer rt.mu.RUnlock()
+	return rt.parked[class]
+}
+
+// TestDeadlineWheelAddPending checks that addPending files every call under
+// the bucket that add uses, including deadlines that already passed.
+func TestDeadlineWheelAddPending(t *testing.T) {
+	var fired []uint64
+	w := newDeadlineWheel(10*time.Millisecond, func(id uint64) { fired = append(fired, id) })
+	single := newDeadlineWheel(w.tick, func(uint64) {})
+	single.start = w.start
+	w.fire(1)
+	single.fire(1)
+	// Deadlines in ms after the wheels' start. Bucket k covers (10(k-1), 10k].
+	deadlines := []int{-5, 25, 25, 30, 41, 30, 55}
+	ps := make([]*pending, len(deadlines))
+	for i, ms := range deadlines {
+		ps[i] = &pending{id: uint64(i + 1), deadline: w.start.Add(time.Duration(ms) * time.Millisecond)}
+		single.add(ps[i].id, ps[i].deadline)
+	}
+	w.addPending(ps)
+	if !reflect.DeepEqual(w.buckets, single.buckets) {
+		t.Errorf("addPending filed %v, add files %v", w.buckets, single.buckets)
+	}
+	want := [][]uint64{{1}, {2, 3, 4, 6}, nil, {5}, {7}} // buckets 2 to 6
+	for i, ids := range want {
+		fired = nil
+		w.fire(int64(2 + i))
+		if !reflect.DeepEqual(fired, ids) {
+			t.Errorf("bucket %d fired %v, want %v", 2+i, fired, ids)
+		}
 	}
 }

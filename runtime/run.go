@@ -169,16 +169,10 @@ func (r *runEffects) apply(err error) {
 	}
 	for _, p := range r.pendings {
 		rt.pending.put(p.id, p)
-		rt.wheel.add(p.id, p.deadline)
 	}
-	for _, msg := range r.sends {
-		if err := rt.deliver(msg.to, msg); err != nil {
-			rt.reject(msg, callhost.AsError(err))
-		}
-	}
-	for _, msg := range r.conts {
-		rt.enqueueContinuation(msg)
-	}
+	rt.wheel.addPending(r.pendings)
+	rt.deliverAll(r.sends)
+	rt.enqueueContinuations(r.conts)
 	for _, cb := range r.callbacks {
 		cb.p.done(cb.value, cb.err)
 	}
