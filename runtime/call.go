@@ -96,26 +96,33 @@ func (rt *Runtime) commitAlone(b *store.Batch, then func()) {
 }
 
 // continuation returns the continuation message of call id for outcome
-// value or err, or nil if its arguments cannot take the outcome.
+// value or err, or nil if its arguments cannot take the outcome. scratch is
+// a buffer for the encoded outcome, returned for reuse.
 func (rt *Runtime) continuation(id uint64, p *pending, value []byte,
-	err *callhost.Error) *message {
+	err *callhost.Error, scratch []byte) (*message, []byte) {
 	args := p.args
 	if p.placeholder {
 		var outcome []byte
 		if err == nil {
-			outcome = abi.AppendOK(nil, value)
+			outcome = abi.AppendOK(scratch[:0], value)
 		} else {
-			outcome = abi.AppendError(nil, err.Code, err.Message)
+			outcome = abi.AppendError(scratch[:0], err.Code, err.Message)
 		}
+		scratch = outcome
 		var ferr error
 		if args, ferr = abi.FillPlaceholders(make([]byte, 0, len(args)+len(outcome)),
 			p.args, outcome); ferr != nil {
 			rt.log.Error("continuation dropped: arguments do not decode", "call_id", id,
 				"object", p.caller.String(), "error", ferr)
-			return nil
+			return nil, scratch
 		}
 	}
-	return &message{
+	msg := p.cont
+	p.cont = nil
+	if msg == nil {
+		msg = new(message)
+	}
+	*msg = message{
 		kind:    msgContinuation,
 		callID:  id,
 		from:    p.target,
@@ -124,22 +131,68 @@ func (rt *Runtime) continuation(id uint64, p *pending, value []byte,
 		args:    args,
 		to:      p.caller,
 	}
+	return msg, scratch
 }
 
-// enqueueContinuation queues a continuation on its object. Continuations are
-// never rejected; one for a class that is not loaded waits until it is.
-func (rt *Runtime) enqueueContinuation(msg *message) {
-	rt.mu.Lock()
-	c := rt.classes[msg.to.Class]
-	if c == nil {
-		rt.parked[msg.to.Class] = append(rt.parked[msg.to.Class], msg)
-		rt.mu.Unlock()
-		rt.log.Warn("continuation waits for its class to load", "call_id", msg.callID,
-			"object", msg.to.String())
-		return
+// deliverAll delivers invokes and queues consecutive ones for one object
+// under one lock, because a turn often makes many calls to one object. An
+// invoke that its object does not admit gets its outcome after the rest of
+// its group is queued.
+func (rt *Runtime) deliverAll(msgs []*message) {
+	for len(msgs) > 0 {
+		group := msgs[:sameTarget(msgs)]
+		msgs = msgs[len(group):]
+		to := group[0].to
+		var c *class
+		if to.Class != callhost.ClassClient {
+			c = rt.class(to.Class)
+		}
+		if c == nil {
+			for _, msg := range group {
+				if err := rt.deliver(msg.to, msg); err != nil {
+					rt.reject(msg, callhost.AsError(err))
+				}
+			}
+			continue
+		}
+		for _, r := range rt.enqueueMessages(to, c, group, false) {
+			rt.reject(r.msg, callhost.AsError(r.err))
+		}
 	}
-	rt.mu.Unlock()
-	_ = rt.enqueue(msg.to, c, msg)
+}
+
+// enqueueContinuations queues continuations on their objects, consecutive
+// ones for one object under one lock. Continuations are never rejected, and
+// those for a class that is not loaded wait until it is.
+func (rt *Runtime) enqueueContinuations(msgs []*message) {
+	for len(msgs) > 0 {
+		group := msgs[:sameTarget(msgs)]
+		msgs = msgs[len(group):]
+		to := group[0].to
+		rt.mu.Lock()
+		c := rt.classes[to.Class]
+		if c == nil {
+			rt.parked[to.Class] = append(rt.parked[to.Class], group...)
+			rt.mu.Unlock()
+			for _, msg := range group {
+				rt.log.Warn("continuation waits for its class to load", "call_id", msg.callID,
+					"object", msg.to.String())
+			}
+			continue
+		}
+		rt.mu.Unlock()
+		rt.enqueueMessages(to, c, group, false)
+	}
+}
+
+// sameTarget returns how many messages at the start of msgs, at least one,
+// go to the object of the first.
+func sameTarget(msgs []*message) int {
+	n := 1
+	for n < len(msgs) && msgs[n].to == msgs[0].to {
+		n++
+	}
+	return n
 }
 
 // expire fails call id with a timeout if it is still pending.

@@ -19,18 +19,23 @@ const (
 	listPageSize = 1000
 )
 
-// outgoing is a call made by a turn, sent when the turn commits.
-type outgoing struct {
-	id          uint64
-	target      callhost.Address
-	steps       []byte
-	ext         bool
-	hasCont     bool
-	contHandler string
-	contArgs    []byte
-	placeholder bool
-	timeout     time.Duration
-	forward     bool
+// stagedCall is a call made by a turn, sent when the turn commits. The turn
+// owns msg and p until addCall hands them to its run.
+type stagedCall struct {
+	msg *message
+	p   *pending // nil for a call without a continuation
+}
+
+// callRecord is the memory of the three parts of a call with a
+// continuation, allocated together. No part is ever reused for another
+// call, and each has its own owner: the target's queue and then its turn
+// own invoke, the run and then the pending table own pending, and the
+// caller's queue and then its turn own cont. Durable records are encoded
+// copies. The garbage collector frees the record once no part is referenced.
+type callRecord struct {
+	invoke  message
+	pending pending
+	cont    message
 }
 
 // Call implements host.Effects: it checks a call envelope from the guest and
@@ -39,35 +44,88 @@ func (t *turn) Call(envelope []byte) (uint64, error) {
 	if err := t.checkCallLimits(envelope); err != nil {
 		return 0, err
 	}
-	var c abi.Call
-	if err := abi.DecodeCall(envelope, &c); err != nil {
+	var c abi.CallView
+	if err := abi.DecodeCallView(envelope, &c); err != nil {
 		return 0, callhost.Errorf(callhost.CodeBadRequest, "call envelope: %v", err)
 	}
 	info, err := t.rt.limits.CheckOperation(c.Steps)
 	if err != nil {
 		return 0, err
 	}
-	if err := t.checkTarget(c.Target); err != nil {
+	target := t.internTarget(c.TargetClass, c.TargetID)
+	if err := t.checkTarget(target); err != nil {
 		return 0, err
 	}
-	out := outgoing{target: c.Target, ext: info.Ext, forward: c.Flags&abi.FlagForward != 0}
-	if err := t.checkContinuation(&c, &out); err != nil {
+	contHandler, placeholder, err := t.checkContinuation(&c)
+	if err != nil {
 		return 0, err
 	}
-	if err := t.checkForward(&c, &out); err != nil {
+	forward := c.Flags&abi.FlagForward != 0
+	if err := t.checkForward(&c, forward); err != nil {
 		return 0, err
 	}
-	out.timeout = t.rt.opts.CallTimeout
+	timeout := t.rt.opts.CallTimeout
 	if c.TimeoutMS > 0 {
-		out.timeout = time.Duration(c.TimeoutMS) * time.Millisecond
+		timeout = time.Duration(c.TimeoutMS) * time.Millisecond
 	}
 	owned := make([]byte, len(c.Steps)+len(c.ContArgs))
-	out.steps = owned[:copy(owned, c.Steps)]
-	out.contArgs = owned[len(c.Steps):]
-	copy(out.contArgs, c.ContArgs)
-	out.id = t.rt.nextID.Add(1)
-	t.calls = append(t.calls, out)
-	return out.id, nil
+	steps := owned[:copy(owned, c.Steps)]
+	contArgs := owned[len(c.Steps):]
+	copy(contArgs, c.ContArgs)
+
+	id := t.rt.nextID.Add(1)
+	invoke := message{
+		kind:   msgInvoke,
+		callID: id,
+		from:   t.obj.addr,
+		hops:   t.callHops(),
+		steps:  steps,
+		ext:    info.Ext,
+		to:     target,
+	}
+	if forward {
+		invoke.replyTo = t.msg.replyTo
+	}
+	if !c.HasCont {
+		msg := new(message)
+		*msg = invoke
+		t.calls = append(t.calls, stagedCall{msg: msg})
+		return id, nil
+	}
+	invoke.replyTo = id
+	rec := &callRecord{
+		invoke: invoke,
+		pending: pending{
+			id:          id,
+			target:      target,
+			steps:       steps,
+			timeout:     timeout,
+			caller:      t.obj.addr,
+			handler:     contHandler,
+			args:        contArgs,
+			placeholder: placeholder,
+			hops:        t.msg.hops,
+			durable:     t.rt.durable,
+		},
+	}
+	rec.pending.cont = &rec.cont
+	t.calls = append(t.calls, stagedCall{msg: &rec.invoke, p: &rec.pending})
+	return id, nil
+}
+
+// internTarget returns the address with the given class and id, reusing the
+// strings of the previous call's target where they match, because a turn
+// often makes many calls to one object or class.
+func (t *turn) internTarget(class, id []byte) callhost.Address {
+	a := t.lastTarget
+	if string(class) != a.Class {
+		a.Class = string(class)
+	}
+	if string(id) != a.ID {
+		a.ID = string(id)
+	}
+	t.lastTarget = a
+	return a
 }
 
 // checkCallLimits checks the size of a call envelope and the number of calls
@@ -103,30 +161,34 @@ func (t *turn) checkTarget(to callhost.Address) error {
 	return nil
 }
 
-func (t *turn) checkContinuation(c *abi.Call, out *outgoing) error {
+// checkContinuation checks the continuation of call c, if any, and returns
+// its handler's name as the class's handler table spells it.
+func (t *turn) checkContinuation(c *abi.CallView) (handler string, placeholder bool, err error) {
 	if !c.HasCont {
-		return nil
+		return "", false, nil
 	}
 	self := t.obj.addr
-	if !c.ContObject.IsZero() && c.ContObject != self {
-		return callhost.Errorf(callhost.CodeForbidden,
+	named := len(c.ContObjectClass) > 0 || len(c.ContObjectID) > 0
+	if named && (string(c.ContObjectClass) != self.Class || string(c.ContObjectID) != self.ID) {
+		object := callhost.Address{Class: string(c.ContObjectClass), ID: string(c.ContObjectID)}
+		return "", false, callhost.Errorf(callhost.CodeForbidden,
 			"continuation names object %s, but only the calling object %s may run it",
-			c.ContObject, self)
+			object, self)
 	}
-	if _, ok := t.obj.class.module.Handler(c.ContHandler); !ok {
-		return callhost.Errorf(callhost.CodeNotFound,
+	h, ok := t.obj.class.module.Handler(string(c.ContHandler))
+	if !ok {
+		return "", false, callhost.Errorf(callhost.CodeNotFound,
 			"continuation handler %q not found in class %q", c.ContHandler, self.Class)
 	}
-	placeholder, err := t.rt.limits.CheckContinuationArgs(c.ContArgs)
+	placeholder, err = t.rt.limits.CheckContinuationArgs(c.ContArgs)
 	if err != nil {
-		return err
+		return "", false, err
 	}
-	out.hasCont, out.contHandler, out.placeholder = true, c.ContHandler, placeholder
-	return nil
+	return h.Name, placeholder, nil
 }
 
-func (t *turn) checkForward(c *abi.Call, out *outgoing) error {
-	if !out.forward {
+func (t *turn) checkForward(c *abi.CallView, forward bool) error {
+	if !forward {
 		return nil
 	}
 	switch {
@@ -147,10 +209,10 @@ func (t *turn) Get(key []byte) ([]byte, bool, error) {
 	if err := checkKey(key); err != nil {
 		return nil, false, err
 	}
-	if w, ok := t.writes[string(key)]; ok {
+	if w := t.writes.find(key); w != nil {
 		return w.Value, !w.Delete, nil
 	}
-	if w, ok := t.effects.writes[string(key)]; ok {
+	if w := t.effects.writes.find(key); w != nil {
 		return w.Value, !w.Delete, nil
 	}
 	v, ok, err := t.rt.store.Get(t.rt.ctx, t.obj.addr, key)
@@ -169,7 +231,13 @@ func (t *turn) Put(key, value []byte) error {
 		return callhost.Errorf(callhost.CodeTooLarge,
 			"storage value for key %q is %d bytes, max %d", key, len(value), MaxValueSize)
 	}
-	t.stage(key, bytes.Clone(value), false)
+	// One allocation holds copies of both, because key and value alias guest
+	// memory. The store keeps the value, and with it the key's few bytes.
+	// The value is never nil, which would mean a deletion.
+	owned := make([]byte, len(key)+len(value))
+	n := copy(owned, key)
+	copy(owned[n:], value)
+	t.writes.set(store.Write{Key: owned[:n:n], Value: owned[n:]})
 	return nil
 }
 
@@ -178,19 +246,8 @@ func (t *turn) Delete(key []byte) error {
 	if err := checkKey(key); err != nil {
 		return err
 	}
-	t.stage(key, nil, true)
+	t.writes.set(store.Write{Key: bytes.Clone(key), Delete: true})
 	return nil
-}
-
-func (t *turn) stage(key, value []byte, del bool) {
-	if t.writes == nil {
-		t.writes = make(map[string]*store.Write)
-	}
-	k := string(key)
-	if value == nil && !del {
-		value = []byte{}
-	}
-	t.writes[k] = &store.Write{Key: []byte(k), Value: value, Delete: del}
 }
 
 func checkKey(key []byte) error {
@@ -247,16 +304,13 @@ func (t *turn) List(prefix, start []byte, limit int, dst []byte) ([]byte, error)
 // whose keys have prefix and are >= start. Later entries override earlier ones.
 func (t *turn) stagedIn(prefix, start []byte) []*store.Write {
 	var out []*store.Write
-	match := func(w *store.Write) {
-		if bytes.HasPrefix(w.Key, prefix) && bytes.Compare(w.Key, start) >= 0 {
-			out = append(out, w)
+	for _, list := range [][]store.Write{t.effects.writes.list, t.writes.list} {
+		for i := range list {
+			w := &list[i]
+			if bytes.HasPrefix(w.Key, prefix) && bytes.Compare(w.Key, start) >= 0 {
+				out = append(out, w)
+			}
 		}
-	}
-	for _, w := range t.effects.writes {
-		match(w)
-	}
-	for _, w := range t.writes {
-		match(w)
 	}
 	return out
 }

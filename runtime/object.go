@@ -43,6 +43,7 @@ type message struct {
 type object struct {
 	addr      callhost.Address
 	class     *class
+	shard     *objectShard // the shard of addr, which never changes
 	queue     []*message
 	head      int
 	invokes   int  // queued msgInvoke messages
@@ -88,37 +89,63 @@ func (rt *Runtime) enqueueRecovered(addr callhost.Address, c *class, msg *messag
 
 func (rt *Runtime) enqueueMessage(addr callhost.Address, c *class, msg *message,
 	force bool) error {
+	if rejected := rt.enqueueMessages(addr, c, []*message{msg}, force); len(rejected) > 0 {
+		return rejected[0].err
+	}
+	return nil
+}
+
+// rejection is an invoke that its target object did not admit.
+type rejection struct {
+	msg *message
+	err error
+}
+
+// enqueueMessages appends msgs, all for the object at addr, to its queue
+// under one lock, activating the object if needed. Unless force is set,
+// invokes are checked against the pending-work limits, and those that fail
+// are returned and not queued.
+func (rt *Runtime) enqueueMessages(addr callhost.Address, c *class, msgs []*message,
+	force bool) []rejection {
 	sh := rt.objects.shard(addr)
 	sh.mu.Lock()
 	o := sh.m[addr]
 	if o == nil {
-		o = &object{addr: addr, class: c}
+		o = &object{addr: addr, class: c, shard: sh}
 		sh.m[addr] = o
 	}
-	if msg.kind == msgInvoke && !force {
-		if err := rt.admit(o); err != nil {
-			if len(o.queue) == 0 && !o.scheduled {
-				delete(sh.m, addr)
+	var rejected []rejection
+	queued := 0
+	for _, msg := range msgs {
+		if msg.kind == msgInvoke {
+			if force {
+				o.invokes++
+				o.class.queued.Add(1)
+				rt.queued.Add(1)
+			} else if err := rt.admit(o); err != nil {
+				rejected = append(rejected, rejection{msg: msg, err: err})
+				continue
 			}
-			sh.mu.Unlock()
-			return err
 		}
+		o.queue = append(o.queue, msg)
+		queued++
 	}
-	if msg.kind == msgInvoke && force {
-		o.invokes++
-		o.class.queued.Add(1)
-		rt.queued.Add(1)
+	if queued == 0 {
+		if len(o.queue) == 0 && !o.scheduled {
+			delete(sh.m, addr)
+		}
+		sh.mu.Unlock()
+		return rejected
 	}
-	o.queue = append(o.queue, msg)
 	schedule := !o.scheduled
 	o.scheduled = true
 	sh.mu.Unlock()
 
-	rt.active.Add(1)
+	rt.active.Add(int64(queued))
 	if schedule {
 		rt.runq.push(o)
 	}
-	return nil
+	return rejected
 }
 
 // admit counts an invoke against the limits, or returns an overloaded or
@@ -148,7 +175,7 @@ func (rt *Runtime) admit(o *object) error {
 
 // pop removes the next message of o, or returns nil when its queue is empty.
 func (rt *Runtime) pop(o *object) *message {
-	sh := rt.objects.shard(o.addr)
+	sh := o.shard
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	if o.head == len(o.queue) {
@@ -171,7 +198,7 @@ func (rt *Runtime) pop(o *object) *message {
 // release ends a worker's run of o: o goes back to the run queue if messages
 // arrived meanwhile, and otherwise leaves memory.
 func (rt *Runtime) release(o *object) {
-	sh := rt.objects.shard(o.addr)
+	sh := o.shard
 	sh.mu.Lock()
 	more := o.head < len(o.queue)
 	if !more {

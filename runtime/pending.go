@@ -26,6 +26,12 @@ type pending struct {
 
 	deadline time.Time
 	durable  bool // the pending call is kept in the store
+
+	// cont, when not nil, is memory for the continuation message, allocated
+	// with the pending call. The settle that takes the call from the table
+	// fills it once and clears this field. Pending calls recovered from the
+	// store and those of callers outside the runtime have none.
+	cont *message
 }
 
 // pendingTable maps call ids to pending calls. Taking an entry out is the one
@@ -128,13 +134,38 @@ func newDeadlineWheel(tick time.Duration, expire func(uint64)) *deadlineWheel {
 
 // add schedules expire(id) for the first tick at or after deadline.
 func (w *deadlineWheel) add(id uint64, deadline time.Time) {
-	slot := int64((deadline.Sub(w.start) + w.tick - 1) / w.tick)
 	w.mu.Lock()
-	if slot <= w.last {
-		slot = w.last + 1
-	}
+	slot := w.slot(deadline)
 	w.buckets[slot] = append(w.buckets[slot], id)
 	w.mu.Unlock()
+}
+
+// addPending schedules the deadlines of ps as add does, under one lock. The
+// calls of one run mostly share a bucket, so it looks each bucket up once
+// per stretch of calls that fall into it.
+func (w *deadlineWheel) addPending(ps []*pending) {
+	if len(ps) == 0 {
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	slot := w.slot(ps[0].deadline)
+	bucket := w.buckets[slot]
+	for _, p := range ps {
+		if s := w.slot(p.deadline); s != slot {
+			w.buckets[slot] = bucket
+			slot, bucket = s, w.buckets[s]
+		}
+		bucket = append(bucket, p.id)
+	}
+	w.buckets[slot] = bucket
+}
+
+// slot returns the bucket of deadline: the first tick at or after it, and
+// never one that has fired. The caller holds w.mu.
+func (w *deadlineWheel) slot(deadline time.Time) int64 {
+	slot := int64((deadline.Sub(w.start) + w.tick - 1) / w.tick)
+	return max(slot, w.last+1)
 }
 
 func (w *deadlineWheel) run(ctx context.Context) {

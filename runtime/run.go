@@ -20,7 +20,7 @@ type runEffects struct {
 	batch store.Batch
 	ran   int // messages run, counted in Runtime.active until the effects apply
 
-	writes    map[string]*store.Write // latest write of each key in this run
+	writes    writeSet // latest write of each key in this run; becomes batch.Writes
 	alarmsAdd map[uint64]store.Alarm
 	alarmsDel map[uint64]bool
 
@@ -28,6 +28,8 @@ type runEffects struct {
 	sends     []*message // invokes to deliver
 	conts     []*message // continuations to queue on their callers
 	callbacks []callback // outcomes for callers outside the runtime
+
+	outcome []byte // scratch for encoding the outcomes of continuations
 }
 
 // callback is an outcome for a caller outside the runtime.
@@ -57,60 +59,35 @@ func (r *runEffects) consume(msg *message) {
 
 // addTurn adds the effects of a turn that succeeded.
 func (r *runEffects) addTurn(t *turn) {
-	for _, w := range t.writes {
+	for _, w := range t.writes.list {
 		w.Object = r.obj.addr
-		r.batch.Writes = append(r.batch.Writes, *w)
-		if r.writes == nil {
-			r.writes = make(map[string]*store.Write)
-		}
-		r.writes[string(w.Key)] = w
+		r.writes.set(w)
 	}
-	for i := range t.calls {
-		r.addCall(t, &t.calls[i])
+	if len(t.calls) > 0 {
+		now := time.Now()
+		for i := range t.calls {
+			r.addCall(&t.calls[i], now)
+		}
 	}
 	r.addAlarms(t)
 }
 
-// addCall adds a call made by the turn t.
-func (r *runEffects) addCall(t *turn, c *outgoing) {
+// addCall adds a call made by a turn that ended at now, and takes over its
+// message and pending entry.
+func (r *runEffects) addCall(c *stagedCall, now time.Time) {
 	rt := r.rt
-	msg := &message{
-		kind:   msgInvoke,
-		callID: c.id,
-		from:   r.obj.addr,
-		hops:   t.callHops(),
-		steps:  c.steps,
-		ext:    c.ext,
-		to:     c.target,
-	}
-	switch {
-	case c.forward:
-		msg.replyTo = t.msg.replyTo
-	case c.hasCont:
-		msg.replyTo = c.id
-		p := &pending{
-			id:          c.id,
-			target:      c.target,
-			steps:       c.steps,
-			timeout:     c.timeout,
-			caller:      r.obj.addr,
-			handler:     c.contHandler,
-			args:        c.contArgs,
-			placeholder: c.placeholder,
-			hops:        t.msg.hops,
-			deadline:    time.Now().Add(c.timeout),
-			durable:     rt.durable,
-		}
+	if p := c.p; p != nil {
+		p.deadline = now.Add(p.timeout)
 		r.pendings = append(r.pendings, p)
 		if rt.durable {
 			r.batch.PendingAdd = append(r.batch.PendingAdd,
-				store.Pending{ID: c.id, Data: encodePending(p)})
+				store.Pending{ID: p.id, Data: encodePending(p)})
 		}
 	}
-	if rt.durable && c.target.Class != callhost.ClassClient {
-		r.store(msg)
+	if rt.durable && c.msg.to.Class != callhost.ClassClient {
+		r.store(c.msg)
 	}
-	r.sends = append(r.sends, msg)
+	r.sends = append(r.sends, c.msg)
 }
 
 // store gives msg a sequence number and adds it to the batch.
@@ -151,7 +128,8 @@ func (r *runEffects) settle(id uint64, value []byte, err *callhost.Error, countL
 		r.callbacks = append(r.callbacks, callback{p: p, value: value, err: err})
 		return true
 	}
-	cont := rt.continuation(id, p, value, err)
+	var cont *message
+	cont, r.outcome = rt.continuation(id, p, value, err, r.outcome)
 	if p.durable {
 		r.batch.PendingDel = append(r.batch.PendingDel, id)
 	}
@@ -168,6 +146,7 @@ func (r *runEffects) settle(id uint64, value []byte, err *callhost.Error, countL
 // commit sends the batch to the store and applies the effects once it is
 // durable, then calls done.
 func (r *runEffects) commit(done func()) {
+	r.batch.Writes = r.writes.list
 	if r.empty() {
 		r.rt.active.Add(-int64(r.ran))
 		done()
@@ -190,16 +169,10 @@ func (r *runEffects) apply(err error) {
 	}
 	for _, p := range r.pendings {
 		rt.pending.put(p.id, p)
-		rt.wheel.add(p.id, p.deadline)
 	}
-	for _, msg := range r.sends {
-		if err := rt.deliver(msg.to, msg); err != nil {
-			rt.reject(msg, callhost.AsError(err))
-		}
-	}
-	for _, msg := range r.conts {
-		rt.enqueueContinuation(msg)
-	}
+	rt.wheel.addPending(r.pendings)
+	rt.deliverAll(r.sends)
+	rt.enqueueContinuations(r.conts)
 	for _, cb := range r.callbacks {
 		cb.p.done(cb.value, cb.err)
 	}

@@ -23,12 +23,14 @@ type turn struct {
 
 	effects *runEffects // the run the turn belongs to
 
-	writes    map[string]*store.Write
-	calls     []outgoing
+	writes    writeSet
+	calls     []stagedCall
 	alarmsAdd []store.Alarm
 	alarmsDel []uint64
 	forwarded bool
 	outHops   []callhost.Address // hops of the calls this turn makes; built on first use
+
+	lastTarget callhost.Address // target of the last call a turn on this worker made
 
 	req  []byte
 	prev []byte
@@ -44,7 +46,7 @@ func newTurn(rt *Runtime) *turn { return &turn{rt: rt} }
 
 func (t *turn) reset(inst *host.Instance, o *object, msg *message, run *runEffects) {
 	t.inst, t.obj, t.msg, t.effects = inst, o, msg, run
-	t.writes = nil
+	t.writes.reset()
 	t.alarmsAdd, t.alarmsDel = nil, nil
 	clear(t.calls)
 	t.calls = t.calls[:0]
@@ -107,7 +109,7 @@ func (t *turn) logFailure(err *callhost.Error) {
 func (t *turn) runOperation(steps []byte, ext bool) ([]byte, *callhost.Error) {
 	var result []byte
 	var failure *callhost.Error
-	err := abi.ForEachStep(steps, func(i int, handler string, args []byte) error {
+	err := abi.ForEachStepBytes(steps, func(i int, name, args []byte) error {
 		if i > 0 {
 			t.prev = append(t.prev[:0], result...)
 		}
@@ -118,7 +120,7 @@ func (t *turn) runOperation(steps []byte, ext bool) ([]byte, *callhost.Error) {
 				return failure
 			}
 		}
-		result, failure = t.runStep(abi.KindInvoke, handler, args)
+		result, failure = t.runStep(abi.KindInvoke, t.handlerName(name), args)
 		if failure != nil {
 			return failure
 		}
@@ -197,6 +199,15 @@ func (t *turn) encodedHops(hops []callhost.Address) []byte {
 		t.hopsEnc = abi.AppendHops(t.hopsEnc[:0], hops)
 	}
 	return t.hopsEnc
+}
+
+// handlerName returns name as the class's handler table spells it, so that
+// looking up a known handler allocates nothing.
+func (t *turn) handlerName(name []byte) string {
+	if h, ok := t.obj.class.module.Handler(string(name)); ok {
+		return h.Name
+	}
+	return string(name)
 }
 
 func (t *turn) checkHandler(kind int, handler string) *callhost.Error {

@@ -73,6 +73,25 @@ func ReadAddress(r *msgp.Reader) (callhost.Address, error) {
 	return callhost.Address{Class: class, ID: id}, skipN(r, n-2)
 }
 
+// readAddressBytes reads an address as [ReadAddress] does, returning its
+// class and id as slices of the input.
+func readAddressBytes(r *msgp.Reader) (class, id []byte, err error) {
+	n, err := r.ReadArrayHeader()
+	if err != nil {
+		return nil, nil, err
+	}
+	if n < 2 {
+		return nil, nil, errorf("address has %d elements, want 2", n)
+	}
+	if class, err = r.ReadStringBytes(); err != nil {
+		return nil, nil, err
+	}
+	if id, err = r.ReadStringBytes(); err != nil {
+		return nil, nil, err
+	}
+	return class, id, skipN(r, n-2)
+}
+
 func skipN(r *msgp.Reader, n int) error {
 	for ; n > 0; n-- {
 		if err := r.Skip(); err != nil {

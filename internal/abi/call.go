@@ -71,10 +71,42 @@ func AppendCall(b []byte, target callhost.Address, op callhost.Operation,
 	return msgp.AppendUint(b, flags), nil
 }
 
+// CallView is a decoded call envelope whose strings stay bytes, so that
+// decoding allocates nothing. Every slice aliases the decoded input.
+type CallView struct {
+	TargetClass []byte
+	TargetID    []byte
+	Steps       []byte // encoded operation: an array of [handler, args]
+	HasCont     bool
+	ContHandler []byte
+	ContArgs    []byte // encoded array
+	// ContObjectClass and ContObjectID are empty when the continuation names
+	// no object.
+	ContObjectClass []byte
+	ContObjectID    []byte
+	TimeoutMS       uint64
+	Flags           uint64
+}
+
 // DecodeCall decodes the structure of a call envelope into c. It does not check
 // the operation or the continuation arguments: see [CheckOperation] and
 // [CheckContinuationArgs].
 func DecodeCall(b []byte, c *Call) error {
+	var v CallView
+	if err := DecodeCallView(b, &v); err != nil {
+		return err
+	}
+	c.Target = callhost.Address{Class: string(v.TargetClass), ID: string(v.TargetID)}
+	c.Steps = v.Steps
+	c.HasCont, c.ContHandler, c.ContArgs = v.HasCont, string(v.ContHandler), v.ContArgs
+	c.ContObject = callhost.Address{Class: string(v.ContObjectClass), ID: string(v.ContObjectID)}
+	c.TimeoutMS, c.Flags = v.TimeoutMS, v.Flags
+	return nil
+}
+
+// DecodeCallView decodes a call envelope as [DecodeCall] does, without
+// copying its strings.
+func DecodeCallView(b []byte, c *CallView) error {
 	r := msgp.NewReader(b)
 	n, err := r.ReadArrayHeader()
 	if err != nil {
@@ -83,7 +115,7 @@ func DecodeCall(b []byte, c *Call) error {
 	if n < 5 {
 		return errorf("call envelope has %d elements, want 5", n)
 	}
-	if c.Target, err = ReadAddress(&r); err != nil {
+	if c.TargetClass, c.TargetID, err = readAddressBytes(&r); err != nil {
 		return err
 	}
 	if c.Steps, err = r.ReadRaw(); err != nil {
@@ -99,8 +131,9 @@ func DecodeCall(b []byte, c *Call) error {
 	return err
 }
 
-func readContinuation(r *msgp.Reader, c *Call) error {
-	c.HasCont, c.ContHandler, c.ContArgs, c.ContObject = false, "", nil, callhost.Address{}
+func readContinuation(r *msgp.Reader, c *CallView) error {
+	c.HasCont, c.ContHandler, c.ContArgs = false, nil, nil
+	c.ContObjectClass, c.ContObjectID = nil, nil
 	if r.IsNil() {
 		return nil
 	}
@@ -112,14 +145,14 @@ func readContinuation(r *msgp.Reader, c *Call) error {
 		return errorf("continuation has %d elements, want 2 or 3", n)
 	}
 	c.HasCont = true
-	if c.ContHandler, err = r.ReadString(); err != nil {
+	if c.ContHandler, err = r.ReadStringBytes(); err != nil {
 		return err
 	}
 	if c.ContArgs, err = r.ReadRaw(); err != nil {
 		return err
 	}
 	if n >= 3 && !r.IsNil() {
-		if c.ContObject, err = ReadAddress(r); err != nil {
+		if c.ContObjectClass, c.ContObjectID, err = readAddressBytes(r); err != nil {
 			return err
 		}
 		n--

@@ -165,6 +165,14 @@ func (l Limits) scan(r *msgp.Reader, depth int,
 // ForEachStep calls fn with the handler and encoded arguments of each step of
 // a checked operation.
 func ForEachStep(steps []byte, fn func(i int, handler string, args []byte) error) error {
+	return ForEachStepBytes(steps, func(i int, handler, args []byte) error {
+		return fn(i, string(handler), args)
+	})
+}
+
+// ForEachStepBytes is [ForEachStep] with the handler name as a slice of
+// steps, so that it allocates nothing.
+func ForEachStepBytes(steps []byte, fn func(i int, handler, args []byte) error) error {
 	r := msgp.NewReader(steps)
 	n, err := r.ReadArrayHeader()
 	if err != nil {
@@ -175,7 +183,7 @@ func ForEachStep(steps []byte, fn func(i int, handler string, args []byte) error
 		if err != nil {
 			return err
 		}
-		handler, err := r.ReadString()
+		handler, err := r.ReadStringBytes()
 		if err != nil {
 			return err
 		}

@@ -39,6 +39,7 @@ func init() {
 		return 0, errors.New("failed after write")
 	})
 	guest.Expose0("stats", stats)
+	guest.Expose1("churn", churn)
 
 	guest.Expose3("fire", fire)
 	guest.Local2("gotDouble", gotDouble)
@@ -138,6 +139,52 @@ func stats(c *guest.Ctx) (map[string]int, error) {
 		}
 	}
 	return out, nil
+}
+
+// churn adds 2 to each of the counters "c.0" to "c.<n-1>" in two passes,
+// puts and deletes "c.tmp", and checks that Get and List see every staged
+// write of the turn. It returns the sum of the counters.
+func churn(c *guest.Ctx, n int) (int, error) {
+	for pass := 0; pass < 2; pass++ {
+		for i := 0; i < n; i++ {
+			key := "c." + strconv.Itoa(i)
+			v, _, err := guest.Load[int](c, key)
+			if err != nil {
+				return 0, err
+			}
+			if err := guest.Store(c, key, v+1); err != nil {
+				return 0, err
+			}
+			if got, _, err := guest.Load[int](c, key); err != nil || got != v+1 {
+				return 0, fmt.Errorf("%s reads %d (%v) after storing %d", key, got, err, v+1)
+			}
+		}
+		if err := guest.Store(c, "c.tmp", pass); err != nil {
+			return 0, err
+		}
+		if err := c.Delete("c.tmp"); err != nil {
+			return 0, err
+		}
+		if _, found, err := c.Get("c.tmp"); err != nil || found {
+			return 0, fmt.Errorf("c.tmp found=%v (%v) after its deletion", found, err)
+		}
+	}
+	kvs, err := c.List("c.")
+	if err != nil {
+		return 0, err
+	}
+	if len(kvs) != n {
+		return 0, fmt.Errorf("List(\"c.\") returned %d pairs, want %d", len(kvs), n)
+	}
+	sum := 0
+	for _, kv := range kvs {
+		var v int
+		if err := callhost.Result(kv.Value).Decode(&v); err != nil {
+			return 0, err
+		}
+		sum += v
+	}
+	return sum, nil
 }
 
 // fire makes n calls to target/id "double" with i as argument; each

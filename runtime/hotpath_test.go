@@ -1,0 +1,223 @@
+package runtime
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"reflect"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/callhost/callhost"
+	"github.com/callhost/callhost/internal/abi"
+	"github.com/callhost/callhost/internal/msgp"
+	"github.com/callhost/callhost/store"
+)
+
+// TestStagedWritesManyKeys queues turns that each write more keys than a
+// writeSet scans, so that they run in one batch and read each other's writes
+// through the run's index.
+func TestStagedWritesManyKeys(t *testing.T) {
+	for _, durable := range []bool{false, true} {
+		t.Run(fmt.Sprintf("durable=%v", durable), func(t *testing.T) {
+			opts := Options{}
+			if durable {
+				opts.DataDir = t.TempDir()
+			}
+			rt := newRuntime(t, opts)
+			const keys, turns = 3 * maxLinearWrites, 10
+			steps, err := callhost.Op("churn", keys).AppendSteps(nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var wg sync.WaitGroup
+			errs := make(chan *callhost.Error, turns)
+			for range turns {
+				wg.Add(1)
+				_, err := rt.Submit(Submission{To: callhost.Object("obj", "churn"), Steps: steps,
+					Done: func(_ []byte, err *callhost.Error) {
+						if err != nil {
+							errs <- err
+						}
+						wg.Done()
+					}})
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				t.Errorf("churn failed: %v", err)
+			}
+			m := stats(t, rt, "obj/churn")
+			for i := range keys {
+				key := "c." + strconv.Itoa(i)
+				if m[key] != 2*turns {
+					t.Errorf("%s = %d, want %d", key, m[key], 2*turns)
+				}
+			}
+			if v, ok := m["c.tmp"]; ok {
+				t.Errorf("c.tmp = %d, want it deleted", v)
+			}
+		})
+	}
+}
+
+func TestWriteSetReplacesInPlace(t *testing.T) {
+	var s writeSet
+	const n = 3 * maxLinearWrites
+	for round := range 2 {
+		for i := range n {
+			key := []byte("k" + strconv.Itoa(i))
+			s.set(store.Write{Key: key, Value: []byte{byte(round)}})
+		}
+	}
+	s.set(store.Write{Key: []byte("k1"), Delete: true})
+	if len(s.list) != n {
+		t.Fatalf("set holds %d writes, want one per key (%d)", len(s.list), n)
+	}
+	if s.index == nil {
+		t.Fatalf("no index after %d keys, want one beyond %d", n, maxLinearWrites)
+	}
+	for i, w := range s.list {
+		if want := "k" + strconv.Itoa(i); string(w.Key) != want {
+			t.Fatalf("write %d has key %q, want %q (first-write order)", i, w.Key, want)
+		}
+	}
+	if w := s.find([]byte("k1")); w == nil || !w.Delete {
+		t.Fatalf("k1 = %+v, want its deletion", w)
+	}
+	if w := s.find([]byte("k2")); w == nil || !bytes.Equal(w.Value, []byte{1}) {
+		t.Fatalf("k2 = %+v, want the value of the second round", w)
+	}
+	s.reset()
+	if len(s.list) != 0 || s.index != nil || s.find([]byte("k2")) != nil {
+		t.Fatalf("set after reset = %+v, want empty", s)
+	}
+}
+
+// TestContinuationMemoryUsedOnce checks that the continuation memory of a
+// call record goes to the first outcome only: any later continuation for the
+// same pending call gets memory of its own.
+func TestContinuationMemoryUsedOnce(t *testing.T) {
+	rt := newRuntime(t, Options{})
+	args := msgp.AppendArrayHeader(nil, 2)
+	args = msgp.AppendInt(args, 7)
+	args, _ = callhost.Placeholder.AppendMsgpack(args)
+	rec := &callRecord{}
+	rec.pending = pending{
+		id: 1, target: callhost.Object("calc", "t"), caller: callhost.Object("caller", "c"),
+		handler: "record", args: args, placeholder: true, cont: &rec.cont,
+	}
+	first, scratch := rt.continuation(1, &rec.pending, msgp.AppendInt(nil, 42), nil, nil)
+	if first != &rec.cont {
+		t.Fatalf("first continuation is not the record's memory")
+	}
+	firstArgs := bytes.Clone(first.args)
+	second, _ := rt.continuation(1, &rec.pending, nil,
+		callhost.Errorf(callhost.CodeTimeout, "late"), scratch)
+	if second == first {
+		t.Fatalf("second continuation reuses the memory of the first")
+	}
+	if !bytes.Equal(first.args, firstArgs) || first.kind != msgContinuation || first.callID != 1 {
+		t.Fatalf("first continuation changed after the second: %+v", first)
+	}
+	want := msgp.AppendArrayHeader(nil, 2)
+	want = msgp.AppendInt(want, 7)
+	want = abi.AppendOK(want, msgp.AppendInt(nil, 42))
+	if !bytes.Equal(first.args, want) {
+		t.Fatalf("first continuation args = % x, want % x", first.args, want)
+	}
+}
+
+// TestContinuationWaitsForItsClass recovers a call whose continuation
+// arrives while the caller's class is not loaded yet: the continuation waits,
+// then runs once the class loads.
+func TestContinuationWaitsForItsClass(t *testing.T) {
+	dir := t.TempDir()
+	rt := newRuntime(t, Options{DataDir: dir})
+	// Keep calc/slow busy, so the call below is still queued at shutdown.
+	busy, err := callhost.Op("spin", 2000).AppendSteps(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rt.Submit(Submission{To: callhost.Object("calc", "slow"), Steps: busy}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond)
+	spec := []any{"calc", "slow", "double", 21, 60000}
+	mustCall(t, rt, "caller/w", callhost.Op("callOnce", "late", spec), nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	_ = rt.Shutdown(ctx)
+
+	rt, err = New(context.Background(), Options{DataDir: dir, CacheDir: cacheDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = rt.Shutdown(context.Background()) })
+	wasm := buildTestGuest(t)
+	if err := rt.Load(context.Background(), "calc", wasm); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for len(parkedFor(rt, "caller")) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("no continuation waits for class caller after 30s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := rt.Load(context.Background(), "caller", wasm); err != nil {
+		t.Fatal(err)
+	}
+	m := waitStat(t, rt, "caller/w", "late.runs", 1)
+	if m["late.runs"] != 1 {
+		t.Errorf("continuation ran %d times, want 1", m["late.runs"])
+	}
+	if m["late.code"] != 0 {
+		t.Errorf("outcome code = %d, want 0", m["late.code"])
+	}
+	if m["late.value"] != 42 {
+		t.Errorf("outcome value = %d, want 42", m["late.value"])
+	}
+}
+
+// parkedFor returns the messages that wait for class to load.
+func parkedFor(rt *Runtime, class string) []*message {
+	rt.mu.RLock()
+	defer rt.mu.RUnlock()
+	return rt.parked[class]
+}
+
+// TestDeadlineWheelAddPending checks that addPending files every call under
+// the bucket that add uses, including deadlines that already passed.
+func TestDeadlineWheelAddPending(t *testing.T) {
+	var fired []uint64
+	w := newDeadlineWheel(10*time.Millisecond, func(id uint64) { fired = append(fired, id) })
+	single := newDeadlineWheel(w.tick, func(uint64) {})
+	single.start = w.start
+	w.fire(1)
+	single.fire(1)
+	// Deadlines in ms after the wheels' start. Bucket k covers (10(k-1), 10k].
+	deadlines := []int{-5, 25, 25, 30, 41, 30, 55}
+	ps := make([]*pending, len(deadlines))
+	for i, ms := range deadlines {
+		ps[i] = &pending{id: uint64(i + 1), deadline: w.start.Add(time.Duration(ms) * time.Millisecond)}
+		single.add(ps[i].id, ps[i].deadline)
+	}
+	w.addPending(ps)
+	if !reflect.DeepEqual(w.buckets, single.buckets) {
+		t.Errorf("addPending filed %v, add files %v", w.buckets, single.buckets)
+	}
+	want := [][]uint64{{1}, {2, 3, 4, 6}, nil, {5}, {7}} // buckets 2 to 6
+	for i, ids := range want {
+		fired = nil
+		w.fire(int64(2 + i))
+		if !reflect.DeepEqual(fired, ids) {
+			t.Errorf("bucket %d fired %v, want %v", 2+i, fired, ids)
+		}
+	}
+}
