@@ -113,13 +113,17 @@ func (rt *Runtime) fire(al store.Alarm, scan uint64) {
 		b.Messages = append(b.Messages,
 			store.Message{Seq: msg.seq, To: msg.to, Data: encodeMessage(msg)})
 	}
-	rt.commitAlone(b, func() {
+	rt.commitAlone(b, func(err error) {
 		a.mu.Lock()
 		delete(a.firing, al.ID)
-		a.commits++
-		a.fired[al.ID] = a.commits
+		if err == nil {
+			a.commits++
+			a.fired[al.ID] = a.commits
+		}
 		a.mu.Unlock()
-		if msg != nil {
+		// After a failed commit the alarm is still stored and due, so a
+		// later scan fires it again.
+		if err == nil && msg != nil {
 			rt.enqueueRecovered(msg.to, c, msg)
 		}
 	})

@@ -60,10 +60,10 @@ func (rt *Runtime) Submit(s Submission) (uint64, error) {
 	}
 	if s.Done != nil {
 		msg.replyTo = id
-		rt.pending.put(id, &pending{
-			id: id, target: s.To, steps: msg.steps, timeout: s.Timeout, done: s.Done,
-		})
-		rt.wheel.add(id, time.Now().Add(s.Timeout))
+		p := &pending{id: id, target: s.To, steps: msg.steps, timeout: s.Timeout,
+			done: s.Done, deadline: time.Now().Add(s.Timeout)}
+		rt.pending.put(id, p)
+		rt.wheel.add(id, p.deadline)
 	}
 	if !rt.durable || s.To.Class == callhost.ClassClient {
 		if err := rt.deliver(s.To, msg); err != nil {

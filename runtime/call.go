@@ -72,12 +72,13 @@ func (rt *Runtime) resolve(id uint64, value []byte, err *callhost.Error, consume
 	return pending
 }
 
-// commitAlone commits a batch outside a run and calls then once it is
-// durable. Runtime.active counts it meanwhile so Shutdown waits for it.
-func (rt *Runtime) commitAlone(b *store.Batch, then func()) {
+// commitAlone commits a batch outside a run and calls then, if not nil, with
+// the commit's error once the batch is durable or has failed.
+// Runtime.active counts it meanwhile so Shutdown waits for it.
+func (rt *Runtime) commitAlone(b *store.Batch, then func(error)) {
 	if b.Empty() {
 		if then != nil {
-			then()
+			then(nil)
 		}
 		return
 	}
@@ -87,10 +88,9 @@ func (rt *Runtime) commitAlone(b *store.Batch, then func()) {
 		defer rt.active.Add(-1)
 		if err != nil {
 			rt.log.Error("commit failed", "error", err)
-			return
 		}
 		if then != nil {
-			then()
+			then(err)
 		}
 	})
 }

@@ -195,6 +195,26 @@ func (rt *Runtime) pop(o *object) *message {
 	return msg
 }
 
+// requeue puts msgs, which a run of o consumed, back at the front of o's
+// queue in their order. o must still be scheduled: its run has not released
+// it.
+func (rt *Runtime) requeue(o *object, msgs []*message) {
+	sh := o.shard
+	sh.mu.Lock()
+	q := make([]*message, 0, len(msgs)+len(o.queue)-o.head)
+	o.queue = append(append(q, msgs...), o.queue[o.head:]...)
+	o.head = 0
+	for _, msg := range msgs {
+		if msg.kind == msgInvoke {
+			o.invokes++
+			o.class.queued.Add(1)
+			rt.queued.Add(1)
+		}
+	}
+	sh.mu.Unlock()
+	rt.active.Add(int64(len(msgs)))
+}
+
 // release ends a worker's run of o: o goes back to the run queue if messages
 // arrived meanwhile, and otherwise leaves memory.
 func (rt *Runtime) release(o *object) {

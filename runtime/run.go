@@ -29,6 +29,11 @@ type runEffects struct {
 	conts     []*message // continuations to queue on their callers
 	callbacks []callback // outcomes for callers outside the runtime
 
+	// The state a failed commit restores: the messages the run consumed and
+	// the pending calls whose outcomes it delivered.
+	inputs  []*message
+	settled []*pending
+
 	outcome []byte // scratch for encoding the outcomes of continuations
 }
 
@@ -52,6 +57,7 @@ func (r *runEffects) empty() bool {
 // consume records that the turn for msg ran, whatever its outcome.
 func (r *runEffects) consume(msg *message) {
 	r.ran++
+	r.inputs = append(r.inputs, msg)
 	if msg.seq != 0 {
 		r.batch.Consumed = append(r.batch.Consumed, msg.seq)
 	}
@@ -121,6 +127,7 @@ func (r *runEffects) settle(id uint64, value []byte, err *callhost.Error, countL
 		}
 		return false
 	}
+	r.settled = append(r.settled, p)
 	if p.done != nil {
 		if err == nil {
 			value = append([]byte{}, value...)
@@ -155,6 +162,12 @@ func (r *runEffects) commit(done func()) {
 	r.batch.NextID = r.rt.nextID.Load()
 	r.rt.store.Commit(&r.batch, func(err error) {
 		r.apply(err)
+		if err != nil && len(r.inputs) > 0 {
+			// The object keeps its place until the retry delay ends, so a
+			// store that keeps failing does not spin it.
+			time.AfterFunc(commitRetryDelay, done)
+			return
+		}
 		done()
 	})
 }
@@ -179,22 +192,33 @@ func (r *runEffects) apply(err error) {
 	rt.fireAlarmsSoon(r)
 }
 
+// commitRetryDelay is how long an object waits to run again after its run
+// failed to commit.
+const commitRetryDelay = 100 * time.Millisecond
+
 // fail handles a batch the store could not commit. Nothing of it was applied,
-// so the calls it sent and the continuations it queued do not exist.
-//
-// NOTE: the pending calls whose outcomes this run delivered were already taken
-// from the pending table, so their callers get no outcome until a restart recovers
-// them from the store.
+// so the calls it made and the continuations it queued do not exist. The
+// run is undone instead: the pending calls it delivered outcomes for go back
+// into the pending table, and the messages it consumed go back to the front
+// of its object's queue, so they run again after commitRetryDelay. An
+// outcome that arrived from outside a run is lost; its caller gets a timeout
+// when the call's deadline passes.
 func (r *runEffects) fail(err error) {
 	rt := r.rt
 	object := ""
 	if r.obj != nil {
 		object = r.obj.addr.String()
 	}
-	rt.log.Error("commit failed: the effects of a run are lost", "object", object,
-		"turns", r.ran, "calls", len(r.sends), "error", err)
-	cerr := callhost.Errorf(callhost.CodeInternal, "storage commit failed: %v", err)
-	for _, cb := range r.callbacks {
-		cb.p.done(nil, cerr)
+	rt.log.Error("commit failed; the run is undone and its messages will run again",
+		"object", object, "turns", r.ran, "calls", len(r.sends),
+		"outcomes", len(r.settled), "error", err)
+	for _, p := range r.settled {
+		rt.pending.put(p.id, p)
+	}
+	// The deadline may have passed, and its wheel entry fired, while the
+	// call was out of the table.
+	rt.wheel.addPending(r.settled)
+	if r.obj != nil && len(r.inputs) > 0 {
+		rt.requeue(r.obj, r.inputs)
 	}
 }
