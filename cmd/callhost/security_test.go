@@ -15,8 +15,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/callhost/callhost/internal/guesttest"
 )
 
 const testSecret = "cmd-test-secret-0123456789"
@@ -138,6 +141,50 @@ func TestServeLimitFlags(t *testing.T) {
 	}
 }
 
+// limitModules compiles testdata/limitguest once, as class "lim", into a
+// modules directory of its own, so that the other tests serve only "svc".
+var limitModules = sync.OnceValues(func() (string, error) {
+	dir := filepath.Join(filepath.Dir(modulesDir), "limit-modules")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		return "", err
+	}
+	guestDir, err := filepath.Abs("testdata/limitguest")
+	if err != nil {
+		return "", err
+	}
+	return dir, guesttest.Compile(guestDir, filepath.Join(dir, "lim.wasm"))
+})
+
+// startLimitServer runs serve on the modules of limitModules.
+func startLimitServer(t *testing.T, flags ...string) *serverProc {
+	t.Helper()
+	dir, err := limitModules()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return startServer(t, append([]string{"-modules", dir}, flags...)...)
+}
+
+func TestServeStorageLimitFlags(t *testing.T) {
+	p := startLimitServer(t, "-max-key-bytes", "16", "-max-value-bytes", "100")
+	_, stderr, code := runCLI(t, "call", "-addr", p.addr, "lim/a", "put", "[17, 1]")
+	want := "storage key is 17 bytes, max 16"
+	if code != 1 || !strings.Contains(stderr, "error: too_large: ") ||
+		!strings.Contains(stderr, want) {
+		t.Fatalf("long key: exit %d, stderr %q, want too_large and %q", code, stderr, want)
+	}
+	_, stderr, code = runCLI(t, "call", "-addr", p.addr, "lim/a", "put", "[16, 101]")
+	want = "is 101 bytes, max 100"
+	if code != 1 || !strings.Contains(stderr, "error: too_large: ") ||
+		!strings.Contains(stderr, want) {
+		t.Fatalf("large value: exit %d, stderr %q, want too_large and %q", code, stderr, want)
+	}
+	out, stderr, code := runCLI(t, "call", "-addr", p.addr, "lim/a", "put", "[16, 100]")
+	if code != 0 || strings.TrimSpace(out) != `"stored"` {
+		t.Fatalf("put at both limits: exit %d, stdout %q, stderr %q", code, out, stderr)
+	}
+}
+
 func TestServeThrottleFlags(t *testing.T) {
 	p := startServer(t, "-strike-limit", "1", "-throttle-time", "1m")
 	_, stderr, code := runCLI(t, "call", "-addr", p.addr, "svc/a", "panic")
@@ -154,6 +201,8 @@ func TestServeThrottleFlags(t *testing.T) {
 func TestServeRejectsBadSecurityFlags(t *testing.T) {
 	cases := map[string][]string{
 		"invalid -max-call-bytes -1":                {"-max-call-bytes", "-1"},
+		"invalid -max-key-bytes -1: must not be":    {"-max-key-bytes", "-1"},
+		"invalid -max-value-bytes -2: must not be":  {"-max-value-bytes", "-2"},
 		"invalid -max-connections -5":               {"-max-connections", "-5"},
 		"-tls-cert and -tls-key go together":        {"-tls-cert", "x.pem"},
 		"invalid -max-queued-bytes -1: must not be": {"-max-queued-bytes", "-1"},

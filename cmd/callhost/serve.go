@@ -67,6 +67,8 @@ type limitFlags struct {
 	maxSteps         int
 	maxCallsPerTurn  int
 	maxIDBytes       int
+	maxKeyBytes      int
+	maxValueBytes    int
 	maxPendingObject int
 	maxPendingClass  int
 	maxPendingTotal  int
@@ -129,6 +131,10 @@ func (l *limitFlags) define(fs *flag.FlagSet) {
 		"max calls one turn may make")
 	fs.IntVar(&l.maxIDBytes, "max-id-bytes", runtime.DefaultMaxIDSize,
 		"max length of an object id, in bytes")
+	fs.IntVar(&l.maxKeyBytes, "max-key-bytes", runtime.DefaultMaxKeySize,
+		"max size of a storage key that a guest passes to the storage imports, in bytes")
+	fs.IntVar(&l.maxValueBytes, "max-value-bytes", runtime.DefaultMaxValueSize,
+		"max size of a storage value that a guest passes to the kv_put import, in bytes")
 	fs.IntVar(&l.maxPendingObject, "max-pending-object", runtime.DefaultMaxPendingPerObject,
 		"max calls accepted but not yet started on one object")
 	fs.IntVar(&l.maxPendingClass, "max-pending-class", runtime.DefaultMaxPendingPerClass,
@@ -152,7 +158,8 @@ func (l *limitFlags) check() error {
 		{"max-frame-bytes", l.maxFrameBytes}, {"max-call-bytes", l.maxCallBytes},
 		{"max-result-bytes", l.maxResultBytes}, {"max-depth", l.maxDepth},
 		{"max-steps", l.maxSteps}, {"max-calls-per-turn", l.maxCallsPerTurn},
-		{"max-id-bytes", l.maxIDBytes}, {"max-pending-object", l.maxPendingObject},
+		{"max-id-bytes", l.maxIDBytes}, {"max-key-bytes", l.maxKeyBytes},
+		{"max-value-bytes", l.maxValueBytes}, {"max-pending-object", l.maxPendingObject},
 		{"max-pending-class", l.maxPendingClass}, {"max-pending-total", l.maxPendingTotal},
 		{"max-connections", l.maxConnections}, {"max-in-flight", l.maxInFlight},
 		{"max-queued-bytes", l.maxQueuedBytes},
@@ -257,6 +264,8 @@ func (c *serveConfig) runtimeOptions(log *slog.Logger, rules runtime.CallRules) 
 		MaxSteps:            c.limits.maxSteps,
 		MaxCallsPerTurn:     c.limits.maxCallsPerTurn,
 		MaxIDSize:           c.limits.maxIDBytes,
+		MaxKeySize:          c.limits.maxKeyBytes,
+		MaxValueSize:        c.limits.maxValueBytes,
 		MaxPendingPerObject: c.limits.maxPendingObject,
 		MaxPendingPerClass:  c.limits.maxPendingClass,
 		MaxPendingTotal:     c.limits.maxPendingTotal,
