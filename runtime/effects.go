@@ -2,7 +2,6 @@ package runtime
 
 import (
 	"bytes"
-	"log/slog"
 	"sort"
 	"time"
 
@@ -318,13 +317,4 @@ func (t *turn) stagedIn(prefix, start []byte) []*store.Write {
 		}
 	}
 	return out
-}
-
-// Log implements host.Effects.
-func (t *turn) Log(level slog.Level, msg []byte) {
-	if !t.rt.log.Enabled(t.rt.ctx, level) {
-		return
-	}
-	t.rt.log.Log(t.rt.ctx, level, string(msg), "object", t.obj.addr.String(),
-		"call_id", t.msg.callID)
 }

@@ -27,6 +27,8 @@ const (
 	DefaultMaxIDSize           = 256
 	DefaultMaxKeySize          = 1 << 10
 	DefaultMaxValueSize        = 1 << 20
+	DefaultMaxLogBytesPerTurn  = 64 << 10
+	DefaultMaxLogMessageSize   = 8 << 10
 	DefaultStrikeLimit         = 3
 	DefaultStrikeWindow        = 10 * time.Second
 	DefaultThrottleTime        = time.Second
@@ -117,6 +119,16 @@ type Options struct {
 	// such a write fails its run's commit with callhost.CodeInternal instead.
 	MaxKeySize   int
 	MaxValueSize int
+	// MaxLogBytesPerTurn caps the message bytes one turn may write to Logger
+	// through the log import. The first message past it and every later one
+	// of the turn are dropped. When the turn ends, the runtime logs a warning
+	// with the object, the handler and the bytes dropped. The turn does not
+	// fail for this. Default: 64 KiB.
+	MaxLogBytesPerTurn int
+	// MaxLogMessageSize caps the bytes of one message of the log import. A
+	// longer message is cut to it, and its line carries truncated=true and
+	// original_bytes. Default: 8 KiB.
+	MaxLogMessageSize int
 	// CallRules, when not nil, says which classes the objects of each class
 	// may call; see [CallRules]. Nil lets every object call every class.
 	CallRules CallRules
@@ -253,6 +265,12 @@ func (o Options) limitDefaults() Options {
 	}
 	if o.MaxValueSize <= 0 {
 		o.MaxValueSize = DefaultMaxValueSize
+	}
+	if o.MaxLogBytesPerTurn <= 0 {
+		o.MaxLogBytesPerTurn = DefaultMaxLogBytesPerTurn
+	}
+	if o.MaxLogMessageSize <= 0 {
+		o.MaxLogMessageSize = DefaultMaxLogMessageSize
 	}
 	return o
 }

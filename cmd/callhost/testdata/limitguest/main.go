@@ -1,10 +1,11 @@
 //go:build wasip1
 
 // Command limitguest is the guest of the tests of the serve flags that limit
-// what a guest may store.
+// what a guest may store and log.
 package main
 
 import (
+	"strconv"
 	"strings"
 
 	"github.com/callhost/callhost/guest"
@@ -14,6 +15,7 @@ func main() {}
 
 func init() {
 	guest.Expose2("put", put)
+	guest.Expose2("logs", logs)
 }
 
 // put stores a value of valueSize bytes under a key of keySize bytes. A key
@@ -24,4 +26,17 @@ func put(c *guest.Ctx, keySize, valueSize int) (string, error) {
 		return "", err
 	}
 	return "stored", nil
+}
+
+// logs writes count info lines of size bytes each through the log import and
+// returns count. Line i starts with "line i:" and is padded with x.
+func logs(c *guest.Ctx, count, size int) (int, error) {
+	for i := range count {
+		line := "line " + strconv.Itoa(i) + ":"
+		if pad := size - len(line); pad > 0 {
+			line += strings.Repeat("x", pad)
+		}
+		c.Logger().Info(line)
+	}
+	return count, nil
 }
