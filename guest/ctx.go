@@ -178,7 +178,9 @@ func (c *Ctx) Continuation() bool { return c.kind == abi.KindContinuation }
 
 // Logger returns a logger whose records the guest formats as text (without
 // time and level) and passes to the host's log with the record's level.
-// Records logged after the turn ended go to standard error instead.
+// Records logged after the turn ended go to standard error instead. The
+// host cuts long records and drops the records of a turn past its log budget,
+// 8 KiB and 64 KiB by default.
 func (c *Ctx) Logger() *slog.Logger { return c.d.logger }
 
 // addressCache keeps the last address decoded from request bytes, so that an

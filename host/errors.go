@@ -108,6 +108,21 @@ func failure(err error, timeout time.Duration) string {
 	return "failed: " + err.Error()
 }
 
+// turnError is the error of a turn that the host stopped or did not run.
+// Its message names the module once, and it wraps the sentinel or context
+// error that callers test with [errors.Is].
+type turnError struct {
+	module string
+	detail string // the turn's outcome, without the module's name
+	err    error
+}
+
+func (e *turnError) Error() string {
+	return fmt.Sprintf("host: module %q: the turn %s", e.module, e.detail)
+}
+
+func (e *turnError) Unwrap() error { return e.err }
+
 // loadError is an error of [Engine.Compile]. Its message names the module
 // once. It wraps [ErrBadModule] when the module is at fault, and its cause.
 type loadError struct {

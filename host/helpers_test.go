@@ -323,3 +323,16 @@ func eventually(tb testing.TB, what string, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// wantTurnError fails t unless err reads `host: module "guest": ` followed
+// by detail, with one "host:" prefix.
+func wantTurnError(t *testing.T, err error, detail string) {
+	t.Helper()
+	want := `host: module "guest": ` + detail
+	if msg := err.Error(); msg != want {
+		t.Errorf("Turn error = %q, want %q", msg, want)
+	}
+	if n := strings.Count(err.Error(), "host:"); n != 1 {
+		t.Errorf("Turn error %q has %d host: prefixes, want 1", err, n)
+	}
+}

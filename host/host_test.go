@@ -126,9 +126,11 @@ func TestTrapReplacesInstance(t *testing.T) {
 	if !i.Broken() {
 		t.Fatal("instance not broken after a trap")
 	}
-	if _, err := i.Turn(context.Background(), invoke("echo"), nil); !errors.Is(err, ErrBroken) {
-		t.Errorf("Turn on a broken instance = %v, want ErrBroken", err)
+	_, err = i.Turn(context.Background(), invoke("echo"), nil)
+	if !errors.Is(err, ErrBroken) {
+		t.Fatalf("Turn on a broken instance = %v, want ErrBroken", err)
 	}
+	wantTurnError(t, err, "the turn did not run: an earlier turn broke the instance")
 	p.Put(i)
 	eventually(t, "a replacement instance", func() bool {
 		s := p.Stats()
@@ -164,6 +166,7 @@ func TestSpinStoppedByDeadline(t *testing.T) {
 	if !errors.Is(err, ErrTurnDeadline) {
 		t.Fatalf("Turn error = %v, want ErrTurnDeadline", err)
 	}
+	wantTurnError(t, err, "the turn ran past its deadline of 200ms (Config.TurnTimeout)")
 	var trap *TrapError
 	if errors.As(err, &trap) {
 		t.Errorf("deadline error is also a TrapError: %v", err)
@@ -195,6 +198,7 @@ func TestTurnStoppedByContext(t *testing.T) {
 	if !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, ErrTurnDeadline) {
 		t.Fatalf("Turn error = %v, want the context's error", err)
 	}
+	wantTurnError(t, err, "the turn was stopped: context deadline exceeded")
 	if took := time.Since(start); took > 5*time.Second {
 		t.Errorf("spin stopped after %v", took)
 	}
@@ -277,9 +281,11 @@ func TestCloseStopsRunningTurn(t *testing.T) {
 	if err := m.e.Close(ctx); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
-	if err := <-done; !errors.Is(err, ErrClosed) {
+	err = <-done
+	if !errors.Is(err, ErrClosed) {
 		t.Fatalf("Turn error = %v, want ErrClosed", err)
 	}
+	wantTurnError(t, err, "the turn was stopped because the engine closed")
 }
 
 func TestUninterruptibleDeadline(t *testing.T) {
@@ -296,6 +302,7 @@ func TestUninterruptibleDeadline(t *testing.T) {
 	if !errors.Is(err, ErrTurnDeadline) {
 		t.Fatalf("Turn error = %v, want ErrTurnDeadline", err)
 	}
+	wantTurnError(t, err, "the turn ran past its deadline of 100ms (Config.TurnTimeout)")
 	if took := time.Since(start); took < 400*time.Millisecond {
 		t.Errorf("uninterruptible turn returned after %v, before the guest did", took)
 	}

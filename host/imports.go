@@ -45,7 +45,8 @@ type Effects interface {
 	// whose keys start with prefix and are >= start, at most limit of them
 	// (import kv_list). The host passes limit > 0.
 	List(prefix, start []byte, limit int, dst []byte) ([]byte, error)
-	// Log writes a guest message (import log).
+	// Log writes a guest message (import log). The host passes every message
+	// whole, so size and volume limits are the implementation's.
 	Log(level slog.Level, msg []byte)
 	// SetAlarm stages the alarm of an alarm envelope (import alarm_set) and
 	// returns its id, which is at least 1.

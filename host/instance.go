@@ -158,7 +158,8 @@ func (i *Instance) Turn(ctx context.Context, req []byte, fx Effects) ([]byte, er
 	}
 	defer i.busy.Store(false)
 	if i.broken.Load() {
-		return nil, fmt.Errorf("host: turn on module %q: %w", i.mod.name, ErrBroken)
+		return nil, &turnError{module: i.mod.name,
+			detail: "did not run: an earlier turn broke the instance", err: ErrBroken}
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -246,16 +247,17 @@ func (i *Instance) fail(ctx context.Context, stop stopReason, err error) error {
 	switch stop {
 	case stopDeadline:
 		i.mod.e.log.Debug("host: instance discarded", "module", name, "reason", "deadline")
-		return fmt.Errorf("host: module %q: %w (%v)", name, ErrTurnDeadline,
-			i.mod.e.cfg.TurnTimeout)
+		return &turnError{module: name, err: ErrTurnDeadline, detail: fmt.Sprintf(
+			"ran past its deadline of %v (Config.TurnTimeout)", i.mod.e.cfg.TurnTimeout)}
 	case stopClosed:
-		return fmt.Errorf("host: module %q: turn stopped: %w", name, ErrClosed)
+		return &turnError{module: name, detail: "was stopped because the engine closed",
+			err: ErrClosed}
 	case stopCanceled:
 		cause := ctx.Err()
 		if cause == nil {
 			cause = context.Canceled
 		}
-		return fmt.Errorf("host: module %q: turn stopped: %w", name, cause)
+		return &turnError{module: name, detail: "was stopped: " + cause.Error(), err: cause}
 	}
 	i.mod.e.log.Debug("host: instance discarded", "module", name, "reason", "trap")
 	return i.trapError(err)

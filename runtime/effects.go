@@ -2,7 +2,6 @@ package runtime
 
 import (
 	"bytes"
-	"log/slog"
 	"sort"
 	"time"
 
@@ -12,12 +11,17 @@ import (
 	"github.com/callhost/callhost/store"
 )
 
-// Storage limits of the guest ABI.
+// Default storage limits of the guest ABI.
 const (
-	MaxKeySize   = 1 << 10
-	MaxValueSize = 1 << 20
-	listPageSize = 1000
+	// Deprecated: MaxKeySize is the default of [Options.MaxKeySize] only. Use
+	// DefaultMaxKeySize.
+	MaxKeySize = DefaultMaxKeySize
+	// Deprecated: MaxValueSize is the default of [Options.MaxValueSize] only.
+	// Use DefaultMaxValueSize.
+	MaxValueSize = DefaultMaxValueSize
 )
+
+const listPageSize = 1000
 
 // stagedCall is a call made by a turn, sent when the turn commits. The turn
 // owns msg and p until addCall hands them to its run.
@@ -206,7 +210,7 @@ func (t *turn) checkForward(c *abi.CallView, forward bool) error {
 
 // Get implements host.Effects. Staged writes of the turn come first.
 func (t *turn) Get(key []byte) ([]byte, bool, error) {
-	if err := checkKey(key); err != nil {
+	if err := t.checkKey(key); err != nil {
 		return nil, false, err
 	}
 	if w := t.writes.find(key); w != nil {
@@ -224,12 +228,12 @@ func (t *turn) Get(key []byte) ([]byte, bool, error) {
 
 // Put implements host.Effects.
 func (t *turn) Put(key, value []byte) error {
-	if err := checkKey(key); err != nil {
+	if err := t.checkKey(key); err != nil {
 		return err
 	}
-	if len(value) > MaxValueSize {
+	if limit := t.rt.opts.MaxValueSize; len(value) > limit {
 		return callhost.Errorf(callhost.CodeTooLarge,
-			"storage value for key %q is %d bytes, max %d", key, len(value), MaxValueSize)
+			"storage value for key %q is %d bytes, max %d", key, len(value), limit)
 	}
 	// One allocation holds copies of both, because key and value alias guest
 	// memory. The store keeps the value, and with it the key's few bytes.
@@ -243,20 +247,20 @@ func (t *turn) Put(key, value []byte) error {
 
 // Delete implements host.Effects.
 func (t *turn) Delete(key []byte) error {
-	if err := checkKey(key); err != nil {
+	if err := t.checkKey(key); err != nil {
 		return err
 	}
 	t.writes.set(store.Write{Key: bytes.Clone(key), Delete: true})
 	return nil
 }
 
-func checkKey(key []byte) error {
+func (t *turn) checkKey(key []byte) error {
 	if len(key) == 0 {
 		return callhost.Errorf(callhost.CodeBadRequest, "storage key is empty")
 	}
-	if len(key) > MaxKeySize {
+	if limit := t.rt.opts.MaxKeySize; len(key) > limit {
 		return callhost.Errorf(callhost.CodeTooLarge,
-			"storage key is %d bytes, max %d", len(key), MaxKeySize)
+			"storage key is %d bytes, max %d", len(key), limit)
 	}
 	return nil
 }
@@ -313,13 +317,4 @@ func (t *turn) stagedIn(prefix, start []byte) []*store.Write {
 		}
 	}
 	return out
-}
-
-// Log implements host.Effects.
-func (t *turn) Log(level slog.Level, msg []byte) {
-	if !t.rt.log.Enabled(t.rt.ctx, level) {
-		return
-	}
-	t.rt.log.Log(t.rt.ctx, level, string(msg), "object", t.obj.addr.String(),
-		"call_id", t.msg.callID)
 }

@@ -28,6 +28,71 @@ func tryCall(t *testing.T, rt *Runtime, from, class, id string, pad int) string 
 	return got
 }
 
+// tryPut runs the guest's tryPut on addr and returns what its kv_put import
+// returned.
+func tryPut(t *testing.T, rt *Runtime, addr string, keySize, valueSize int) string {
+	t.Helper()
+	var got string
+	mustCall(t, rt, addr, callhost.Op("tryPut", keySize, valueSize), &got)
+	return got
+}
+
+// tryGet runs the guest's tryGet on addr and returns what its kv_get import
+// returned.
+func tryGet(t *testing.T, rt *Runtime, addr string, keySize int) string {
+	t.Helper()
+	var got string
+	mustCall(t, rt, addr, callhost.Op("tryGet", keySize), &got)
+	return got
+}
+
+func TestStorageLimitDefaults(t *testing.T) {
+	rt := newRuntime(t, Options{})
+	got := tryPut(t, rt, "calc/kv", DefaultMaxKeySize+1, 1)
+	wantText(t, "long key", got, "too_large", "storage key is 1025 bytes, max 1024")
+	got = tryPut(t, rt, "calc/kv", 1, DefaultMaxValueSize+1)
+	wantText(t, "large value", got, "too_large", "is 1048577 bytes, max 1048576")
+	got = tryPut(t, rt, "calc/kv", DefaultMaxKeySize, DefaultMaxValueSize)
+	if got != "stored" {
+		t.Fatalf("put at both limits = %q, want stored", got)
+	}
+	if got := tryGet(t, rt, "calc/kv", DefaultMaxKeySize); got != "1048576 bytes" {
+		t.Fatalf("get at the key limit = %q, want 1048576 bytes", got)
+	}
+}
+
+func TestStorageLimitsBelowDefaults(t *testing.T) {
+	rt := newRuntime(t, Options{MaxKeySize: 16, MaxValueSize: 100})
+	got := tryPut(t, rt, "calc/kv", 17, 1)
+	wantText(t, "long key", got, "too_large", "storage key is 17 bytes, max 16")
+	got = tryPut(t, rt, "calc/kv", 16, 101)
+	wantText(t, "large value", got, "too_large", "is 101 bytes, max 100")
+	got = tryGet(t, rt, "calc/kv", 17)
+	wantText(t, "get of a long key", got, "too_large", "storage key is 17 bytes, max 16")
+
+	if got := tryPut(t, rt, "calc/kv", 16, 100); got != "stored" {
+		t.Fatalf("put at both limits = %q, want stored", got)
+	}
+	if got := tryGet(t, rt, "calc/kv", 16); got != "100 bytes" {
+		t.Fatalf("get at the key limit = %q, want 100 bytes", got)
+	}
+}
+
+func TestStorageLimitsAboveDefaults(t *testing.T) {
+	rt := newRuntime(t, Options{
+		MaxKeySize:   2 * DefaultMaxKeySize,
+		MaxValueSize: 2 * DefaultMaxValueSize,
+	})
+	if got := tryPut(t, rt, "calc/kv", 2000, 2_000_000); got != "stored" {
+		t.Fatalf("put of a 2000-byte key and a 2000000-byte value = %q, want stored", got)
+	}
+	if got := tryGet(t, rt, "calc/kv", 2000); got != "2000000 bytes" {
+		t.Fatalf("get of the 2000-byte key = %q, want 2000000 bytes", got)
+	}
+	got := tryPut(t, rt, "calc/kv", 2*DefaultMaxKeySize+1, 1)
+	wantText(t, "long key", got, "too_large", "storage key is 2049 bytes, max 2048")
+}
+
 func TestMaxCallSizeRejectsLargeEnvelope(t *testing.T) {
 	rt := newRuntime(t, Options{MaxCallSize: 1024})
 	got := tryCall(t, rt, "caller/big", "calc", "x", 2000)

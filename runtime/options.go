@@ -25,6 +25,10 @@ const (
 	DefaultMaxResultSize       = 1 << 20
 	DefaultMaxCallsPerTurn     = 1_000_000
 	DefaultMaxIDSize           = 256
+	DefaultMaxKeySize          = 1 << 10
+	DefaultMaxValueSize        = 1 << 20
+	DefaultMaxLogBytesPerTurn  = 64 << 10
+	DefaultMaxLogMessageSize   = 8 << 10
 	DefaultStrikeLimit         = 3
 	DefaultStrikeWindow        = 10 * time.Second
 	DefaultThrottleTime        = time.Second
@@ -106,6 +110,25 @@ type Options struct {
 	// MaxIDSize caps the bytes of a target object's id; a call to a longer
 	// one fails with callhost.CodeBadRequest. Default: 256.
 	MaxIDSize int
+	// MaxKeySize and MaxValueSize cap the bytes of a storage key and value
+	// that a guest passes to the storage imports. A larger key or value fails
+	// the import with callhost.CodeTooLarge. Defaults: 1 KiB and 1 MiB.
+	//
+	// NOTE: the default bbolt store rejects a write whose key, together with
+	// the object's class and id, exceeds 32 KiB. With a MaxKeySize near that,
+	// such a write fails its run's commit with callhost.CodeInternal instead.
+	MaxKeySize   int
+	MaxValueSize int
+	// MaxLogBytesPerTurn caps the message bytes one turn may write to Logger
+	// through the log import. The first message past it and every later one
+	// of the turn are dropped. When the turn ends, the runtime logs a warning
+	// with the object, the handler and the bytes dropped. The turn does not
+	// fail for this. Default: 64 KiB.
+	MaxLogBytesPerTurn int
+	// MaxLogMessageSize caps the bytes of one message of the log import. A
+	// longer message is cut to it, and its line carries truncated=true and
+	// original_bytes. Default: 8 KiB.
+	MaxLogMessageSize int
 	// CallRules, when not nil, says which classes the objects of each class
 	// may call; see [CallRules]. Nil lets every object call every class.
 	CallRules CallRules
@@ -236,6 +259,18 @@ func (o Options) limitDefaults() Options {
 	}
 	if o.MaxIDSize <= 0 {
 		o.MaxIDSize = DefaultMaxIDSize
+	}
+	if o.MaxKeySize <= 0 {
+		o.MaxKeySize = DefaultMaxKeySize
+	}
+	if o.MaxValueSize <= 0 {
+		o.MaxValueSize = DefaultMaxValueSize
+	}
+	if o.MaxLogBytesPerTurn <= 0 {
+		o.MaxLogBytesPerTurn = DefaultMaxLogBytesPerTurn
+	}
+	if o.MaxLogMessageSize <= 0 {
+		o.MaxLogMessageSize = DefaultMaxLogMessageSize
 	}
 	return o
 }

@@ -29,6 +29,8 @@ type turn struct {
 	alarmsDel []uint64
 	forwarded bool
 	outHops   []callhost.Address // hops of the calls this turn makes; built on first use
+	handler   string             // the handler of the running step
+	log       guestLog
 
 	lastTarget callhost.Address // target of the last call a turn on this worker made
 
@@ -52,6 +54,8 @@ func (t *turn) reset(inst *host.Instance, o *object, msg *message, run *runEffec
 	t.calls = t.calls[:0]
 	t.forwarded = false
 	t.outHops = nil
+	t.handler = ""
+	t.log = guestLog{}
 }
 
 // run runs msg on inst as one turn, adds its effects and outcome to run, and
@@ -70,6 +74,7 @@ func (t *turn) run(inst *host.Instance, o *object, msg *message,
 		value, err = t.runStep(abi.KindAlarm, msg.handler, msg.args)
 	}
 	run.consume(msg)
+	t.reportDroppedLog()
 	if err == nil {
 		run.addTurn(t)
 	} else {
@@ -158,6 +163,7 @@ func (t *turn) runStep(kind int, handler string, args []byte) ([]byte, *callhost
 	if err := t.checkHandler(kind, handler); err != nil {
 		return nil, err
 	}
+	t.handler = handler
 	if t.inst.Broken() {
 		return nil, callhost.Errorf(callhost.CodeGuestTrap,
 			"class %q: instance failed earlier in this turn", t.obj.class.name)

@@ -9,14 +9,19 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"math/big"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/callhost/callhost/internal/guesttest"
 )
 
 const testSecret = "cmd-test-secret-0123456789"
@@ -138,6 +143,82 @@ func TestServeLimitFlags(t *testing.T) {
 	}
 }
 
+// limitModules compiles testdata/limitguest once, as class "lim", into a
+// modules directory of its own, so that the other tests serve only "svc".
+var limitModules = sync.OnceValues(func() (string, error) {
+	dir := filepath.Join(filepath.Dir(modulesDir), "limit-modules")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		return "", err
+	}
+	guestDir, err := filepath.Abs("testdata/limitguest")
+	if err != nil {
+		return "", err
+	}
+	return dir, guesttest.Compile(guestDir, filepath.Join(dir, "lim.wasm"))
+})
+
+// startLimitServer runs serve on the modules of limitModules.
+func startLimitServer(t *testing.T, flags ...string) *serverProc {
+	t.Helper()
+	dir, err := limitModules()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return startServer(t, append([]string{"-modules", dir}, flags...)...)
+}
+
+func TestServeStorageLimitFlags(t *testing.T) {
+	p := startLimitServer(t, "-max-key-bytes", "16", "-max-value-bytes", "100")
+	_, stderr, code := runCLI(t, "call", "-addr", p.addr, "lim/a", "put", "[17, 1]")
+	want := "storage key is 17 bytes, max 16"
+	if code != 1 || !strings.Contains(stderr, "error: too_large: ") ||
+		!strings.Contains(stderr, want) {
+		t.Fatalf("long key: exit %d, stderr %q, want too_large and %q", code, stderr, want)
+	}
+	_, stderr, code = runCLI(t, "call", "-addr", p.addr, "lim/a", "put", "[16, 101]")
+	want = "is 101 bytes, max 100"
+	if code != 1 || !strings.Contains(stderr, "error: too_large: ") ||
+		!strings.Contains(stderr, want) {
+		t.Fatalf("large value: exit %d, stderr %q, want too_large and %q", code, stderr, want)
+	}
+	out, stderr, code := runCLI(t, "call", "-addr", p.addr, "lim/a", "put", "[16, 100]")
+	if code != 0 || strings.TrimSpace(out) != `"stored"` {
+		t.Fatalf("put at both limits: exit %d, stdout %q, stderr %q", code, out, stderr)
+	}
+}
+
+func TestServeLogLimitFlags(t *testing.T) {
+	p := startLimitServer(t, "-max-log-bytes-per-turn", "1000", "-max-log-message-bytes", "200")
+	out, stderr, code := runCLI(t, "call", "-addr", p.addr, "lim/a", "logs", "[10, 300]")
+	if code != 0 || strings.TrimSpace(out) != "10" {
+		t.Fatalf("logs: exit %d, stdout %q, stderr %q", code, out, stderr)
+	}
+	dropped := regexp.MustCompile(`msg="guest log lines dropped: the turn exceeded its log budget" ` +
+		`object=lim/a handler=logs call_id=\d+ dropped_lines=5 dropped_bytes=1500 ` +
+		`max_log_bytes_per_turn=1000`)
+	deadline := time.Now().Add(30 * time.Second)
+	for !dropped.MatchString(p.log()) {
+		if time.Now().After(deadline) {
+			t.Fatalf("serve did not log the dropped lines:\n%s", p.log())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	log := p.log()
+	for i := range 5 {
+		line := fmt.Sprintf("line %d:", i)
+		want := `msg="` + line + strings.Repeat("x", 200-len(line)) + `" object=lim/a`
+		if !strings.Contains(log, want) {
+			t.Errorf("line %d, cut to 200 bytes, is missing from the log", i)
+		}
+	}
+	if n := strings.Count(log, "truncated=true original_bytes=300"); n != 5 {
+		t.Errorf("log has %d truncated lines, want 5:\n%s", n, log)
+	}
+	if strings.Contains(log, `msg="line 5:`) {
+		t.Errorf("line 5, past the budget, is in the log:\n%s", log)
+	}
+}
+
 func TestServeThrottleFlags(t *testing.T) {
 	p := startServer(t, "-strike-limit", "1", "-throttle-time", "1m")
 	_, stderr, code := runCLI(t, "call", "-addr", p.addr, "svc/a", "panic")
@@ -154,6 +235,10 @@ func TestServeThrottleFlags(t *testing.T) {
 func TestServeRejectsBadSecurityFlags(t *testing.T) {
 	cases := map[string][]string{
 		"invalid -max-call-bytes -1":                {"-max-call-bytes", "-1"},
+		"invalid -max-key-bytes -1: must not be":    {"-max-key-bytes", "-1"},
+		"invalid -max-value-bytes -2: must not be":  {"-max-value-bytes", "-2"},
+		"invalid -max-log-bytes-per-turn -1: must":  {"-max-log-bytes-per-turn", "-1"},
+		"invalid -max-log-message-bytes -1: must":   {"-max-log-message-bytes", "-1"},
 		"invalid -max-connections -5":               {"-max-connections", "-5"},
 		"-tls-cert and -tls-key go together":        {"-tls-cert", "x.pem"},
 		"invalid -max-queued-bytes -1: must not be": {"-max-queued-bytes", "-1"},

@@ -60,19 +60,23 @@ type serveConfig struct {
 
 // limitFlags are the serve flags that cap what guests and clients may use.
 type limitFlags struct {
-	maxFrameBytes    int
-	maxCallBytes     int
-	maxResultBytes   int
-	maxDepth         int
-	maxSteps         int
-	maxCallsPerTurn  int
-	maxIDBytes       int
-	maxPendingObject int
-	maxPendingClass  int
-	maxPendingTotal  int
-	maxConnections   int
-	maxInFlight      int
-	maxQueuedBytes   int
+	maxFrameBytes      int
+	maxCallBytes       int
+	maxResultBytes     int
+	maxDepth           int
+	maxSteps           int
+	maxCallsPerTurn    int
+	maxIDBytes         int
+	maxKeyBytes        int
+	maxValueBytes      int
+	maxLogBytesPerTurn int
+	maxLogMessageBytes int
+	maxPendingObject   int
+	maxPendingClass    int
+	maxPendingTotal    int
+	maxConnections     int
+	maxInFlight        int
+	maxQueuedBytes     int
 }
 
 // maxMemoryLimitMB is the largest linear memory of a wasm32 instance, 4 GiB.
@@ -129,6 +133,15 @@ func (l *limitFlags) define(fs *flag.FlagSet) {
 		"max calls one turn may make")
 	fs.IntVar(&l.maxIDBytes, "max-id-bytes", runtime.DefaultMaxIDSize,
 		"max length of an object id, in bytes")
+	fs.IntVar(&l.maxKeyBytes, "max-key-bytes", runtime.DefaultMaxKeySize,
+		"max size of a storage key that a guest passes to the storage imports, in bytes")
+	fs.IntVar(&l.maxValueBytes, "max-value-bytes", runtime.DefaultMaxValueSize,
+		"max size of a storage value that a guest passes to the kv_put import, in bytes")
+	fs.IntVar(&l.maxLogBytesPerTurn, "max-log-bytes-per-turn", runtime.DefaultMaxLogBytesPerTurn,
+		"max bytes of messages one turn may write through the log import; lines "+
+			"past it are dropped and counted in one warning")
+	fs.IntVar(&l.maxLogMessageBytes, "max-log-message-bytes", runtime.DefaultMaxLogMessageSize,
+		"max size of one message of the log import, in bytes; longer ones are cut")
 	fs.IntVar(&l.maxPendingObject, "max-pending-object", runtime.DefaultMaxPendingPerObject,
 		"max calls accepted but not yet started on one object")
 	fs.IntVar(&l.maxPendingClass, "max-pending-class", runtime.DefaultMaxPendingPerClass,
@@ -152,7 +165,10 @@ func (l *limitFlags) check() error {
 		{"max-frame-bytes", l.maxFrameBytes}, {"max-call-bytes", l.maxCallBytes},
 		{"max-result-bytes", l.maxResultBytes}, {"max-depth", l.maxDepth},
 		{"max-steps", l.maxSteps}, {"max-calls-per-turn", l.maxCallsPerTurn},
-		{"max-id-bytes", l.maxIDBytes}, {"max-pending-object", l.maxPendingObject},
+		{"max-id-bytes", l.maxIDBytes}, {"max-key-bytes", l.maxKeyBytes},
+		{"max-value-bytes", l.maxValueBytes}, {"max-log-bytes-per-turn", l.maxLogBytesPerTurn},
+		{"max-log-message-bytes", l.maxLogMessageBytes},
+		{"max-pending-object", l.maxPendingObject},
 		{"max-pending-class", l.maxPendingClass}, {"max-pending-total", l.maxPendingTotal},
 		{"max-connections", l.maxConnections}, {"max-in-flight", l.maxInFlight},
 		{"max-queued-bytes", l.maxQueuedBytes},
@@ -257,6 +273,10 @@ func (c *serveConfig) runtimeOptions(log *slog.Logger, rules runtime.CallRules) 
 		MaxSteps:            c.limits.maxSteps,
 		MaxCallsPerTurn:     c.limits.maxCallsPerTurn,
 		MaxIDSize:           c.limits.maxIDBytes,
+		MaxKeySize:          c.limits.maxKeyBytes,
+		MaxValueSize:        c.limits.maxValueBytes,
+		MaxLogBytesPerTurn:  c.limits.maxLogBytesPerTurn,
+		MaxLogMessageSize:   c.limits.maxLogMessageBytes,
 		MaxPendingPerObject: c.limits.maxPendingObject,
 		MaxPendingPerClass:  c.limits.maxPendingClass,
 		MaxPendingTotal:     c.limits.maxPendingTotal,

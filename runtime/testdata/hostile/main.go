@@ -2,8 +2,8 @@
 
 // Command hostile is a guest module whose handlers misbehave on purpose: they
 // loop, exhaust memory, trap, exit, return huge or merely large results, flood the runtime
-// with calls to objects that do not exist, and sleep or read stdin inside a
-// turn. The runtime tests load it beside a well-behaved class and check that
+// with calls to objects that do not exist, flood the host's log, and sleep or
+// read stdin inside a turn. The runtime tests load it beside a well-behaved class and check that
 // each failure is contained.
 package main
 
@@ -11,6 +11,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -38,6 +39,7 @@ func init() {
 		return strings.Repeat("b", n), nil
 	})
 	guest.Expose2("flood", flood)
+	guest.Expose2("logs", logs)
 	guest.Local2("record", record)
 	guest.Expose0("stats", stats)
 	guest.Expose1("sleep", func(c *guest.Ctx, ms int) (string, error) {
@@ -94,6 +96,19 @@ func flood(c *guest.Ctx, n, k int) (int, error) {
 		}
 	}
 	return n + k, nil
+}
+
+// logs writes count info lines of size bytes each through the log import and
+// returns count. Line i starts with "line i:" and is padded with x.
+func logs(c *guest.Ctx, count, size int) (int, error) {
+	for i := range count {
+		line := "line " + strconv.Itoa(i) + ":"
+		if pad := size - len(line); pad > 0 {
+			line += strings.Repeat("x", pad)
+		}
+		c.Logger().Info(line)
+	}
+	return count, nil
 }
 
 // record counts the outcome codes of flood's continuations.

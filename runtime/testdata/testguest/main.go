@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/callhost/callhost"
@@ -376,6 +377,31 @@ func init() {
 	guest.Expose1("bigResult", func(c *guest.Ctx, n int) (string, error) {
 		return string(make([]byte, n)), nil
 	})
+	guest.Expose2("tryPut", tryPut)
+	guest.Expose1("tryGet", tryGet)
+}
+
+// tryPut stores a value of valueSize bytes under a key of keySize bytes and
+// returns the kv_put import's error as text, or "stored".
+func tryPut(c *guest.Ctx, keySize, valueSize int) (string, error) {
+	err := c.Put(strings.Repeat("k", keySize), make([]byte, valueSize))
+	if err == nil {
+		return "stored", nil
+	}
+	return fmt.Sprint(err), nil
+}
+
+// tryGet reads the key of keySize bytes that tryPut writes and returns the
+// size of its value, "absent", or the kv_get import's error as text.
+func tryGet(c *guest.Ctx, keySize int) (string, error) {
+	v, ok, err := c.Get(strings.Repeat("k", keySize))
+	switch {
+	case err != nil:
+		return fmt.Sprint(err), nil
+	case !ok:
+		return "absent", nil
+	}
+	return fmt.Sprintf("%d bytes", len(v)), nil
 }
 
 // tryCall calls class/id "double" with a continuation, passing a string of
