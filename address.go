@@ -38,11 +38,14 @@ func ParseAddress(s string) (Address, error) {
 	return Address{Class: class, ID: id}, nil
 }
 
+// MaxClassNameSize is the longest class name, in bytes.
+const MaxClassNameSize = 128
+
 // ValidClassName reports whether name can name a loaded class: 1 to 128 ASCII
 // letters, digits, '_', '-' or '.', not starting with '.'. Names starting with
 // '@' are reserved for callers outside the runtime.
 func ValidClassName(name string) bool {
-	if name == "" || len(name) > 128 || name[0] == '.' {
+	if name == "" || len(name) > MaxClassNameSize || name[0] == '.' {
 		return false
 	}
 	for i := 0; i < len(name); i++ {

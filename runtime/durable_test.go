@@ -201,3 +201,12 @@ func TestDataDirInUseNamesDirectory(t *testing.T) {
 		t.Errorf("New error = %q, want the directory %s and Options.DataDir", err, dir)
 	}
 }
+
+func TestMaxKeySizeFitsBolt(t *testing.T) {
+	max := store.BoltMaxKeySize(callhost.MaxClassNameSize, DefaultMaxIDSize)
+	_, err := New(context.Background(), Options{DataDir: t.TempDir(), MaxKeySize: max + 1})
+	if err == nil || !strings.Contains(err.Error(), "MaxKeySize") {
+		t.Fatalf("New with MaxKeySize %d = %v, want an error naming MaxKeySize", max+1, err)
+	}
+	newRuntime(t, Options{DataDir: t.TempDir(), MaxKeySize: max})
+}

@@ -3,6 +3,7 @@ package runtime
 import (
 	"hash/maphash"
 	"sync"
+	"sync/atomic"
 
 	"github.com/callhost/callhost"
 )
@@ -48,6 +49,8 @@ type object struct {
 	head      int
 	invokes   int  // queued msgInvoke messages
 	scheduled bool // in the run queue or running on a worker
+	// commitFailures counts the object's runs in a row whose commit failed.
+	commitFailures atomic.Int32
 }
 
 const shardCount = 64

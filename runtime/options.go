@@ -114,9 +114,9 @@ type Options struct {
 	// that a guest passes to the storage imports. A larger key or value fails
 	// the import with callhost.CodeTooLarge. Defaults: 1 KiB and 1 MiB.
 	//
-	// NOTE: the default bbolt store rejects a write whose key, together with
-	// the object's class and id, exceeds 32 KiB. With a MaxKeySize near that,
-	// such a write fails its run's commit with callhost.CodeInternal instead.
+	// The default bbolt store holds keys of at most 32 KiB together with the
+	// object's class and id, so with it New rejects a MaxKeySize above
+	// store.BoltMaxKeySize for the longest class name and MaxIDSize.
 	MaxKeySize   int
 	MaxValueSize int
 	// MaxLogBytesPerTurn caps the message bytes one turn may write to Logger

@@ -165,8 +165,12 @@ func (r *runEffects) commit(done func()) {
 		if err != nil && len(r.inputs) > 0 {
 			// The object keeps its place until the retry delay ends, so a
 			// store that keeps failing does not spin it.
-			time.AfterFunc(commitRetryDelay, done)
+			n := r.obj.commitFailures.Add(1)
+			time.AfterFunc(commitRetryDelay<<min(n-1, maxCommitBackoff), done)
 			return
+		}
+		if err == nil && r.obj != nil {
+			r.obj.commitFailures.Store(0)
 		}
 		done()
 	})
@@ -193,14 +197,18 @@ func (r *runEffects) apply(err error) {
 }
 
 // commitRetryDelay is how long an object waits to run again after its run
-// failed to commit.
-const commitRetryDelay = 100 * time.Millisecond
+// failed to commit. The delay doubles with each failure in a row, up to
+// commitRetryDelay<<maxCommitBackoff (6.4 s).
+const (
+	commitRetryDelay = 100 * time.Millisecond
+	maxCommitBackoff = 6
+)
 
 // fail handles a batch the store could not commit. Nothing of it was applied,
 // so the calls it made and the continuations it queued do not exist. The
 // run is undone instead: the pending calls it delivered outcomes for go back
 // into the pending table, and the messages it consumed go back to the front
-// of its object's queue, so they run again after commitRetryDelay. An
+// of its object's queue, so they run again after commitRetryDelay or more. An
 // outcome that arrived from outside a run is lost; its caller gets a timeout
 // when the call's deadline passes.
 func (r *runEffects) fail(err error) {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/callhost/callhost"
+	bolt "go.etcd.io/bbolt"
 )
 
 // The layout of a Bolt file. Integers are big-endian so that byte order is
@@ -54,6 +55,14 @@ func appendAddress(dst []byte, a callhost.Address) []byte {
 	dst = append(dst, a.Class...)
 	dst = binary.AppendUvarint(dst, uint64(len(a.ID)))
 	return append(dst, a.ID...)
+}
+
+// BoltMaxKeySize returns the largest storage key the bbolt store can hold
+// for an object whose class and id are classLen and idLen bytes long. The
+// store keys a value by the object's address followed by the key, and bbolt
+// keys are at most 32 KiB.
+func BoltMaxKeySize(classLen, idLen int) int {
+	return bolt.MaxKeySize - uvarintLen(classLen) - classLen - uvarintLen(idLen) - idLen
 }
 
 // addressLen returns the length of the encoding of a.

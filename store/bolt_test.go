@@ -716,3 +716,17 @@ func TestBoltWriteBackup(t *testing.T) {
 		t.Errorf("restored messages = %v, want message 7", st.Messages)
 	}
 }
+
+func TestBoltMaxKeySize(t *testing.T) {
+	s := openBolt(t, t.TempDir(), BoltOptions{})
+	obj := callhost.Object(strings.Repeat("c", 128), strings.Repeat("i", 300))
+	max := BoltMaxKeySize(len(obj.Class), len(obj.ID))
+	longest := strings.Repeat("k", max)
+	mustCommit(t, s, &Batch{Writes: []Write{put(obj, longest, "v")}})
+	if got := get(t, s, obj, longest); got != "v" {
+		t.Errorf("value of the longest key = %q, want v", got)
+	}
+	if err := commit(s, &Batch{Writes: []Write{put(obj, longest+"k", "v")}}); err == nil {
+		t.Errorf("a key one byte over BoltMaxKeySize %d committed", max)
+	}
+}
