@@ -34,7 +34,8 @@
 //
 // Each object has its own key-value storage: [Ctx.Get], [Ctx.Put],
 // [Ctx.Delete] and [Ctx.List] work on bytes, and [Load] and [Store] on
-// MessagePack-encoded values.
+// MessagePack-encoded values. [Ctx.Add] adds to an integer counter in one
+// host call.
 //
 // An object can schedule work on itself with alarms: [Ctx.SetAlarm] and
 // [Ctx.SetAlarmAfter] take a continuation without placeholders, and the

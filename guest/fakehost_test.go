@@ -73,6 +73,23 @@ func copyIfFits(dst, out []byte) int64 {
 	return int64(len(out))
 }
 
+func (h *fakeHost) kvAdd(key string, delta int64, sum *int64) int32 {
+	if e := h.failPut[key]; e != nil {
+		return h.fail(e)
+	}
+	var n int64
+	if v, ok := h.kv[key]; ok {
+		r := msgp.NewReader(v)
+		var err error
+		if n, err = r.ReadInt(); err != nil {
+			return h.fail(callhost.Errorf(callhost.CodeBadRequest, "not an integer: %v", err))
+		}
+	}
+	*sum = n + delta
+	h.kv[key] = msgp.AppendInt(nil, *sum)
+	return 0
+}
+
 func (h *fakeHost) kvPut(key string, value []byte) int32 {
 	if e := h.failPut[key]; e != nil {
 		return h.fail(e)

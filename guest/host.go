@@ -15,6 +15,9 @@ type hostImports interface {
 	kvPut(key string, value []byte) int32
 	// kvDelete stages a delete and returns 0, or -2 on error.
 	kvDelete(key string) int32
+	// kvAdd adds delta to the integer under key, stages the sum, stores it
+	// in *sum and returns 0, or returns -2 on error.
+	kvAdd(key string, delta int64, sum *int64) int32
 	// kvList copies one page of pairs into dst when it fits and returns the
 	// encoded length, or -2 on error.
 	kvList(prefix string, start []byte, limit int32, dst []byte) int64

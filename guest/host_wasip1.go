@@ -20,6 +20,9 @@ func importKVPut(key string, value unsafe.Pointer, n uint32) int32
 //go:wasmimport callhost kv_delete
 func importKVDelete(key string) int32
 
+//go:wasmimport callhost kv_add
+func importKVAdd(key string, delta int64, sum unsafe.Pointer) int32
+
 //go:wasmimport callhost kv_list
 func importKVList(prefix string, start unsafe.Pointer, startLen uint32, limit int32,
 	dst unsafe.Pointer, dstCap uint32) int64
@@ -54,6 +57,10 @@ func (wasmHost) kvPut(key string, value []byte) int32 {
 }
 
 func (wasmHost) kvDelete(key string) int32 { return importKVDelete(key) }
+
+func (wasmHost) kvAdd(key string, delta int64, sum *int64) int32 {
+	return importKVAdd(key, delta, unsafe.Pointer(sum))
+}
 
 func (wasmHost) kvList(prefix string, start []byte, limit int32, dst []byte) int64 {
 	return importKVList(prefix, ptr(start), uint32(len(start)), limit, ptr(dst), uint32(len(dst)))

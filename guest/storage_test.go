@@ -254,3 +254,44 @@ func TestListRejectsHostIgnoringStart(t *testing.T) {
 		t.Errorf("message = %q", failed.Message)
 	}
 }
+
+func TestAddCountsFromAbsent(t *testing.T) {
+	h := newHarness(t)
+	var sums []int64
+	var loaded int
+	h.reg.add(bind0("run", true, func(c *Ctx) (None, error) {
+		for _, delta := range []int64{3, -10, 1 << 40} {
+			sum, err := c.Add("n", delta)
+			if err != nil {
+				return None{}, err
+			}
+			sums = append(sums, sum)
+		}
+		var err error
+		loaded, _, err = Load[int](c, "n")
+		return None{}, err
+	}))
+	h.invoke("run")
+	want := []int64{3, -7, 1<<40 - 7}
+	if len(sums) != len(want) || sums[0] != want[0] || sums[1] != want[1] || sums[2] != want[2] {
+		t.Errorf("Add returned %v, want %v", sums, want)
+	}
+	if loaded != 1<<40-7 {
+		t.Errorf("Load after Add = %d, want %d", loaded, 1<<40-7)
+	}
+}
+
+func TestAddReportsHostError(t *testing.T) {
+	h := newHarness(t)
+	h.host.failPut["n"] = callhost.Errorf(callhost.CodeTooLarge, "key too long")
+	var err error
+	h.reg.add(bind0("run", true, func(c *Ctx) (None, error) {
+		_, err = c.Add("n", 1)
+		return None{}, nil
+	}))
+	h.invoke("run")
+	var e *callhost.Error
+	if !errors.As(err, &e) || e.Code != callhost.CodeTooLarge {
+		t.Errorf("Add error = %v, want too_large from the host", err)
+	}
+}

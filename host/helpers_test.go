@@ -244,6 +244,25 @@ func (f *testEffects) Delete(key []byte) error {
 	return nil
 }
 
+// Add keeps the sum as a MessagePack integer, as the runtime does.
+func (f *testEffects) Add(key []byte, delta int64) (int64, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if strings.HasPrefix(string(key), "fail") {
+		return 0, &codedError{9, "value too large"}
+	}
+	var n int64
+	if v, ok := f.kv[string(key)]; ok {
+		r := msgp.NewReader(v)
+		var err error
+		if n, err = r.ReadInt(); err != nil {
+			return 0, err
+		}
+	}
+	f.kv[string(key)] = msgp.AppendInt(nil, n+delta)
+	return n + delta, nil
+}
+
 func (f *testEffects) List(prefix, start []byte, limit int, dst []byte) ([]byte, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -41,6 +41,9 @@ type Effects interface {
 	Put(key, value []byte) error
 	// Delete stages a deletion (import kv_delete).
 	Delete(key []byte) error
+	// Add adds delta to the integer stored under key, an absent key counting
+	// as 0, stages a write of the sum and returns it (import kv_add).
+	Add(key []byte, delta int64) (int64, error)
 	// List appends to dst the MessagePack array of [key bin, value bin] pairs
 	// whose keys start with prefix and are >= start, at most limit of them
 	// (import kv_list). The host passes limit > 0.
@@ -125,6 +128,7 @@ func (noEffects) Call([]byte) (uint64, error)      { return 0, errOutsideTurn }
 func (noEffects) Get([]byte) ([]byte, bool, error) { return nil, false, errOutsideTurn }
 func (noEffects) Put(_, _ []byte) error            { return errOutsideTurn }
 func (noEffects) Delete([]byte) error              { return errOutsideTurn }
+func (noEffects) Add([]byte, int64) (int64, error) { return 0, errOutsideTurn }
 func (noEffects) Log(slog.Level, []byte)           {}
 func (noEffects) List(_, _ []byte, _ int, dst []byte) ([]byte, error) {
 	return dst, errOutsideTurn
@@ -144,6 +148,7 @@ func hostModule(rt wazero.Runtime) wazero.HostModuleBuilder {
 	def("kv_get", importKVGet, []api.ValueType{i32, i32, i32, i32}, i64)
 	def("kv_put", importKVPut, []api.ValueType{i32, i32, i32, i32}, i32)
 	def("kv_delete", importKVDelete, []api.ValueType{i32, i32}, i32)
+	def("kv_add", importKVAdd, []api.ValueType{i32, i32, i64, i32}, i32)
 	def("kv_list", importKVList, []api.ValueType{i32, i32, i32, i32, i32, i32, i32}, i64)
 	def("last_error", importLastError, []api.ValueType{i32, i32}, i32)
 	def("log", importLog, []api.ValueType{i32, i32, i32})
@@ -285,6 +290,36 @@ func importKVPut(ctx context.Context, _ api.Module, stack []uint64) {
 		setI32(stack, rcError)
 		return
 	}
+	setI32(stack, 0)
+}
+
+// importKVAdd serves kv_add(key_ptr, key_len, delta, out_ptr): it writes the
+// sum to out_ptr as a little-endian i64 and returns 0, or returns -2.
+func importKVAdd(ctx context.Context, _ api.Module, stack []uint64) {
+	i := instanceOf(ctx)
+	if i == nil {
+		setI32(stack, rcError)
+		return
+	}
+	i.imports.pending = opNone
+	key, ok := i.read("kv_add", "key", stack[0], stack[1])
+	if !ok {
+		setI32(stack, rcError)
+		return
+	}
+	// The out range is checked before Add, so that no write is staged
+	// when the sum cannot reach the guest.
+	if _, ok := i.read("kv_add", "out", stack[3], 8); !ok {
+		setI32(stack, rcError)
+		return
+	}
+	sum, err := i.imports.fx.Add(key, int64(stack[2]))
+	if err != nil {
+		i.imports.fromEffects("kv_add", err)
+		setI32(stack, rcError)
+		return
+	}
+	i.mem.WriteUint64Le(api.DecodeU32(stack[3]), uint64(sum))
 	setI32(stack, 0)
 }
 

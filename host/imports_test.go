@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"testing"
 
+	"github.com/callhost/callhost/internal/abi"
 	"github.com/callhost/callhost/internal/msgp"
 )
 
@@ -133,4 +134,47 @@ func mustInt(tb testing.TB, r *msgp.Reader) int64 {
 		tb.Fatal(err)
 	}
 	return v
+}
+
+func TestKVAddReachesEffects(t *testing.T) {
+	_, p := newGuestPool(t, Config{}, PoolConfig{Max: 1})
+	fx := newTestEffects()
+	for _, step := range []struct{ delta, want int64 }{{5, 5}, {-7, -2}, {1 << 40, 1<<40 - 2}} {
+		val := turnOK(t, p, invoke("kvadd", argBin([]byte("n")), argInt(step.delta)), fx)
+		r := msgp.NewReader(val)
+		if got := mustInt(t, &r); got != step.want {
+			t.Errorf("kv_add of %d returned %d, want %d", step.delta, got, step.want)
+		}
+	}
+	if r := msgp.NewReader(fx.kv["n"]); mustInt(t, &r) != 1<<40-2 {
+		t.Errorf("stored value = %x, want the sum as a MessagePack integer", fx.kv["n"])
+	}
+	// An error of Effects reaches the guest through last_error, which the
+	// test guest returns as the value of a failure with code 7.
+	resp := turn(t, p, invoke("kvadd", argBin([]byte("fail.n")), argInt(1)), fx)
+	want := abi.AppendError(nil, 9, "kv_add: value too large")
+	if !bytes.Contains(resp, want) {
+		t.Errorf("kv_add of a failing key returned %q, want last_error %q", resp, want)
+	}
+}
+
+// TestKnownImportsMatchHostModule checks the list that load errors consult
+// against the functions the host module exports.
+func TestKnownImportsMatchHostModule(t *testing.T) {
+	e := newEngine(t, Config{})
+	compiled, err := hostModule(e.rt).Compile(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	exported := compiled.ExportedFunctions()
+	for name := range exported {
+		if !knownImports[name] {
+			t.Errorf("host module exports %s, which knownImports lacks", name)
+		}
+	}
+	for name := range knownImports {
+		if exported[name] == nil {
+			t.Errorf("knownImports lists %s, which the host module does not export", name)
+		}
+	}
 }

@@ -245,6 +245,36 @@ func (t *turn) Put(key, value []byte) error {
 	return nil
 }
 
+// Add implements host.Effects. The value under key must be absent or a
+// MessagePack integer that fits in an int64; the sum is stored as one.
+func (t *turn) Add(key []byte, delta int64) (int64, error) {
+	cur, found, err := t.Get(key)
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	if found {
+		r := msgp.NewReader(cur)
+		if n, err = r.ReadInt(); err != nil || r.Len() != 0 {
+			return 0, callhost.Errorf(callhost.CodeBadRequest,
+				"storage value for key %q is not an int64 integer, so kv_add cannot add to it",
+				key)
+		}
+	}
+	sum := n + delta
+	if (delta > 0 && sum < n) || (delta < 0 && sum > n) {
+		return 0, callhost.Errorf(callhost.CodeBadRequest,
+			"adding %d to %d under key %q overflows int64", delta, n, key)
+	}
+	// One allocation holds the key, which aliases guest memory, and the
+	// encoded sum, at most 9 bytes.
+	owned := make([]byte, len(key), len(key)+9)
+	copy(owned, key)
+	value := msgp.AppendInt(owned[len(key):], sum)
+	t.writes.set(store.Write{Key: owned[:len(key):len(key)], Value: value})
+	return sum, nil
+}
+
 // Delete implements host.Effects.
 func (t *turn) Delete(key []byte) error {
 	if err := t.checkKey(key); err != nil {

@@ -193,6 +193,14 @@ func (m *memEffects) Get(k []byte) ([]byte, bool, error) {
 	v, ok := m.kv[string(k)]
 	return v, ok, nil
 }
+// Add returns the stored count plus delta and, like Put, leaves the count
+// unchanged so that every turn is alike.
+func (m *memEffects) Add(k []byte, delta int64) (int64, error) {
+	r := msgp.NewReader(m.kv[string(k)])
+	n, _ := r.ReadInt()
+	return n + delta, nil
+}
+
 func (m *memEffects) Put(k, v []byte) error {
 	if string(k) != keyStateName && string(k) != "d" { // keep every turn alike
 		m.kv[string(k)] = append([]byte(nil), v...)

@@ -195,11 +195,8 @@ func got(c *guest.Ctx, i, meta int, r guest.Result[int]) (guest.None, error) {
 
 // bump adds one to the counter under key and returns the new count.
 func bump(c *guest.Ctx, key string) (int, error) {
-	v, _, err := guest.Load[int](c, key)
-	if err != nil {
-		return 0, err
-	}
-	return v + 1, guest.Store(c, key, v+1)
+	n, err := c.Add(key, 1)
+	return int(n), err
 }
 
 // count returns the counter under key.

@@ -22,6 +22,9 @@ func hostKVGet(key unsafe.Pointer, keyLen uint32, dst unsafe.Pointer, dstCap uin
 //go:wasmimport callhost kv_put
 func hostKVPut(key unsafe.Pointer, keyLen uint32, val unsafe.Pointer, valLen uint32) int32
 
+//go:wasmimport callhost kv_add
+func hostKVAdd(key unsafe.Pointer, keyLen uint32, delta int64, out unsafe.Pointer) int32
+
 //go:wasmimport callhost kv_list
 func hostKVList(prefix unsafe.Pointer, prefixLen uint32, start unsafe.Pointer, startLen uint32,
 	limit int32, dst unsafe.Pointer, dstCap uint32) int64
@@ -72,7 +75,7 @@ var handlers = []struct {
 	name    string
 	exposed bool
 }{
-	{"echo", true}, {"spin", true}, {"panic", true}, {"grow", true}, {"kv", true},
+	{"echo", true}, {"spin", true}, {"panic", true}, {"grow", true}, {"kv", true}, {"kvadd", true},
 	{"call", true}, {"log", true}, {"list", true}, {"badptr", true}, {"stderr", true},
 	{"exit", true}, {"busy", true}, {"local", false}, {"alarm", true}, {"cancel", true},
 	{"alarms", true}, {"badalarm", true},
@@ -122,6 +125,13 @@ func invoke(name string, args, out []byte) []byte {
 		}
 	case "kv":
 		return kv(a.bin(), a.bin(), out)
+	case "kvadd":
+		key := a.bin()
+		var sum int64
+		if hostKVAdd(ptr(key), uint32(len(key)), int64(a.int()), unsafe.Pointer(&sum)) != 0 {
+			return failed(out)
+		}
+		return appendInt(append(out, 0x92, 0), sum)
 	case "call":
 		env := a.bin()
 		id := hostCall(ptr(env), uint32(len(env)))

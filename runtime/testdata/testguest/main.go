@@ -379,6 +379,9 @@ func init() {
 	})
 	guest.Expose2("tryPut", tryPut)
 	guest.Expose1("tryGet", tryGet)
+	guest.Expose2("addTo", func(c *guest.Ctx, key string, delta int64) (int64, error) {
+		return c.Add(key, delta)
+	})
 }
 
 // tryPut stores a value of valueSize bytes under a key of keySize bytes and
