@@ -21,7 +21,7 @@ type conn struct {
 	log   *slog.Logger
 	grant *grant // what the client's token may call; nil without Options.Auth
 
-	out  chan []byte   // outgoing frames; a nil frame closes the connection with 1001
+	out  *frameQueue   // outgoing frames; a nil frame closes the connection with 1001
 	stop chan struct{} // closed when the reader has stopped; stops the writer
 	buf  bytes.Buffer  // the frame being read
 	// queued is the size in bytes of the frames in out and of the frame
@@ -48,7 +48,7 @@ func newConn(s *Server, id string) *conn {
 		srv:      s,
 		id:       id,
 		log:      s.log.With("client_id", id),
-		out:      make(chan []byte, s.opts.WriteQueue),
+		out:      newFrameQueue(),
 		stop:     make(chan struct{}),
 		inflight: make(map[uint64]struct{}),
 		replies:  make(map[uint64]struct{}),
@@ -61,7 +61,7 @@ func newConn(s *Server, id string) *conn {
 		MaxFrameSize: uint64(s.opts.MaxFrameSize),
 	})
 	c.queued.Store(int64(len(welcome)))
-	c.out <- welcome
+	c.out.push(welcome)
 	return c
 }
 
