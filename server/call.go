@@ -110,8 +110,13 @@ func (c *conn) isDraining() bool {
 // finishCall queues the result of call reqID. It runs on a runtime
 // goroutine and must not block. It drops the result when the call is no
 // longer in flight: the connection has closed, or the result was already
-// sent.
+// sent. A connection that is closing gets no more frames, so its results
+// are dropped before they are encoded.
 func (c *conn) finishCall(reqID uint64, value []byte, err *callhost.Error) {
+	if c.closed.Load() {
+		c.log.Debug("result dropped: connection is closing", "req_id", reqID)
+		return
+	}
 	frame := c.resultFrame(reqID, value, err)
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -35,7 +35,8 @@ type conn struct {
 	inflight  map[uint64]struct{}
 	replies   map[uint64]struct{}  // reply_to ids of invokes that wait for the client
 	draining  bool                 // new calls are rejected
-	closing   bool                 // no more frames are queued
+	closing   bool                 // no more frames are queued; set with setClosingLocked
+	closed    atomic.Bool          // closing, for readers that do not hold mu
 	aborted   bool                 // closed by abort before the upgrade completed
 	closeCode websocket.StatusCode // set when the connection is being closed with a status
 	killed    atomic.Bool          // closeCode is set: the writer sends nothing more
@@ -103,7 +104,7 @@ func (c *conn) release() map[uint64]struct{} {
 	c.srv.rt.DetachPeer(c.id)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.closing = true
+	c.setClosingLocked()
 	c.inflight = nil
 	replies := c.replies
 	c.replies = nil
@@ -149,16 +150,22 @@ func (c *conn) drain() {
 func (c *conn) closeIfDrainedLocked() {
 	if c.draining && len(c.inflight) == 0 && !c.closing {
 		if c.enqueueLocked(nil) {
-			c.closing = true
+			c.setClosingLocked()
 		}
 	}
+}
+
+// setClosingLocked stops the queuing of frames. The caller holds c.mu.
+func (c *conn) setClosingLocked() {
+	c.closing = true
+	c.closed.Store(true)
 }
 
 // abort closes the connection without a close handshake.
 func (c *conn) abort() {
 	c.mu.Lock()
 	ws := c.ws
-	c.closing = true
+	c.setClosingLocked()
 	c.aborted = ws == nil
 	c.mu.Unlock()
 	if ws != nil {
@@ -170,7 +177,7 @@ func (c *conn) abort() {
 // its own, because the writer may be blocked on a client that does not read.
 // The caller holds c.mu.
 func (c *conn) closeLocked(code websocket.StatusCode, reason string) {
-	c.closing = true
+	c.setClosingLocked()
 	if c.closeCode != 0 {
 		return
 	}
