@@ -76,6 +76,7 @@ func (m *Module) newInstance(ctx context.Context) (*Instance, error) {
 		WithStderr(&i.stderr).
 		WithSysNanotime().
 		WithSysWalltime().
+		WithNanosleep(i.sleep).
 		WithRandSource(rand.Reader)
 	wm, err := e.rt.InstantiateModule(ctx, m.compiled, cfg)
 	if err != nil {
