@@ -78,7 +78,7 @@ func (m *Module) newInstance(ctx context.Context) (*Instance, error) {
 		WithSysWalltime().
 		WithNanosleep(i.sleep).
 		WithRandSource(rand.Reader)
-	wm, err := e.rt.InstantiateModule(ctx, m.compiled, cfg)
+	wm, err := e.rt.InstantiateModule(withMemoryAllocator(ctx), m.compiled, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("host: instantiate module %q: %w", m.name, err)
 	}
