@@ -23,6 +23,12 @@ type Submission struct {
 	// exactly once if Submit returns nil, on a runtime goroutine, and must not
 	// block. Nil makes the call fire-and-forget.
 	Done func(result []byte, err *callhost.Error)
+	// Context, when not nil, lets the caller withdraw the call. A call whose
+	// Context is done when its turn would start does not run, and fails
+	// with callhost.CodeUnavailable. A turn that has started runs to
+	// its end. A durable store does not keep the Context, so a call
+	// recovered after a restart runs.
+	Context context.Context
 }
 
 var embedCaller = callhost.Address{Class: callhost.ClassEmbed, ID: "go"}
@@ -57,6 +63,7 @@ func (rt *Runtime) Submit(s Submission) (uint64, error) {
 		hops:   []callhost.Address{s.From},
 		steps:  append([]byte(nil), s.Steps...),
 		ext:    info.Ext,
+		ctx:    s.Context,
 	}
 	if s.Done != nil {
 		msg.replyTo = id

@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"context"
 	"hash/maphash"
 	"sync"
 
@@ -27,8 +28,9 @@ type message struct {
 	from    callhost.Address
 	hops    []callhost.Address
 
-	steps []byte // msgInvoke: encoded operation
-	ext   bool   // msgInvoke: the operation holds nested operations or previous results
+	steps []byte          // msgInvoke: encoded operation
+	ext   bool            // msgInvoke: the operation holds nested operations or previous results
+	ctx   context.Context // msgInvoke from Submit: Submission.Context; nil otherwise
 
 	handler string // msgContinuation and msgAlarm
 	args    []byte // msgContinuation (placeholders already filled) and msgAlarm
