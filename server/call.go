@@ -28,9 +28,13 @@ func (c *conn) handleCall(frame []byte, h protocol.Header) {
 		c.reject(h, err)
 		return
 	}
-	_, err := c.srv.rt.Submit(c.submission(&call, func(value []byte, err *callhost.Error) {
+	s := c.submission(&call, func(value []byte, err *callhost.Error) {
 		c.finishCall(call.ReqID, value, err)
-	}))
+	})
+	// Only a call whose result the client waits for is dropped when the
+	// client goes: a fire-and-forget call still runs.
+	s.Context = c.ctx
+	_, err := c.srv.rt.Submit(s)
 	if err != nil {
 		c.finishCall(call.ReqID, nil, callhost.AsError(err))
 	}
