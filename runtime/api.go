@@ -219,15 +219,25 @@ type Stats struct {
 	Late    int64 // outcomes dropped because their call had already completed
 	// Throttled counts the calls rejected with callhost.CodeThrottled.
 	Throttled int64
+	// Objects counts the activated objects: those with queued messages or
+	// on a worker.
+	Objects int
+	// Instances counts the guest instances of all classes, in use and
+	// idle, and Discarded the broken instances closed since New.
+	Instances int
+	Discarded int
 }
 
 // Stats returns the runtime's counters.
 func (rt *Runtime) Stats() Stats {
 	st := Stats{Queued: rt.queued.Load(), Active: rt.active.Load(), Pending: rt.pending.len(),
-		Late: rt.late.Load()}
+		Late: rt.late.Load(), Objects: rt.objects.len()}
 	rt.mu.RLock()
 	for _, c := range rt.classes {
 		st.Throttled += c.health.rejects.Load()
+		ps := c.pool.Stats()
+		st.Instances += ps.Live
+		st.Discarded += ps.Discarded
 	}
 	rt.mu.RUnlock()
 	return st

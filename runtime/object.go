@@ -187,6 +187,18 @@ func (rt *Runtime) release(o *object) {
 	}
 }
 
+// len returns the number of activated objects.
+func (t *objectTable) len() int {
+	n := 0
+	for i := range t.shards {
+		sh := &t.shards[i]
+		sh.mu.Lock()
+		n += len(sh.m)
+		sh.mu.Unlock()
+	}
+	return n
+}
+
 // clear drops every queued message and returns how many there were. It runs
 // after the workers stopped.
 func (t *objectTable) clear() int {

@@ -66,3 +66,23 @@ func TestSubmitWithLiveContextRuns(t *testing.T) {
 		t.Errorf("incr returned %d, want 5", count)
 	}
 }
+
+func TestStatsCountInstances(t *testing.T) {
+	rt := newRuntime(t, Options{WarmInstances: 2, MaxInstances: 2})
+	mustCall(t, rt, "calc/counted", callhost.Op("double", 2), nil)
+	st := rt.Stats()
+	if want := 2 * len(testClasses); st.Instances != want {
+		t.Errorf("Instances = %d, want %d: two warm instances of each class", st.Instances,
+			want)
+	}
+	if st.Discarded != 0 {
+		t.Errorf("Discarded = %d before any trap, want 0", st.Discarded)
+	}
+
+	if _, err := call(t, rt, "calc/counted", callhost.Op("panic")); err == nil {
+		t.Fatal("panic returned no error")
+	}
+	if st := rt.Stats(); st.Discarded != 1 {
+		t.Errorf("Discarded = %d after a trap, want 1", st.Discarded)
+	}
+}
