@@ -138,8 +138,12 @@ func markdown(r report) string {
 			c.s.Seconds, c.s.Calls, c.s.PerSec, c.s.CPUSeconds, c.s.CallsPerCPU, c.s.Faults,
 			c.s.FaultsPerSec)
 	}
-	fmt.Fprintf(&b, "\nThroughput with faults is %.1f%% lower (target: under %.0f%%).\n",
-		r.DropPct, r.TargetPct)
+	met := "met"
+	if !r.MeetTarget {
+		met = "not met"
+	}
+	fmt.Fprintf(&b, "\nThroughput with faults is %.2f%% lower (target: under %.0f%%, %s).\n",
+		r.DropPct, r.TargetPct, met)
 	if r.CPUDropPct != 0 {
 		fmt.Fprintf(&b, "Calls per CPU second of the test process are %.1f%% lower with "+
 			"faults.\n", r.CPUDropPct)
