@@ -40,9 +40,10 @@
 // be failed after it returns, and a guest that never returns keeps its
 // goroutine forever. Neither mode interrupts a
 // host import that blocks, or a guest blocked in a WASI call. The guest's
-// clocks are real, but the engine gives wazero no sleep function, so WASI's
-// poll_oneoff returns at once: a Go guest's time.Sleep busy-waits, and a
-// sleep past the turn deadline is stopped like a loop.
+// clocks are real, and WASI's poll_oneoff sleeps without using CPU (a Go
+// guest's time.Sleep calls it). In interruptible mode the sleep ends by the
+// turn deadline plus one watchdog tick, and a sleep past the deadline is
+// then stopped like a loop.
 //
 // # Host imports
 //

@@ -76,8 +76,9 @@ func (m *Module) newInstance(ctx context.Context) (*Instance, error) {
 		WithStderr(&i.stderr).
 		WithSysNanotime().
 		WithSysWalltime().
+		WithNanosleep(i.sleep).
 		WithRandSource(rand.Reader)
-	wm, err := e.rt.InstantiateModule(ctx, m.compiled, cfg)
+	wm, err := e.rt.InstantiateModule(withMemoryAllocator(ctx), m.compiled, cfg)
 	if err != nil {
 		return nil, &callError{module: m.name, call: "instantiation", err: err}
 	}

@@ -23,6 +23,12 @@ type Submission struct {
 	// exactly once if Submit returns nil, on a runtime goroutine, and must not
 	// block. Nil makes the call fire-and-forget.
 	Done func(result []byte, err *callhost.Error)
+	// Context, when not nil, lets the caller withdraw the call. A call whose
+	// Context is done when its turn would start does not run, and fails
+	// with callhost.CodeUnavailable. A turn that has started runs to
+	// its end. A durable store does not keep the Context, so a call
+	// recovered after a restart runs.
+	Context context.Context
 }
 
 var embedCaller = callhost.Address{Class: callhost.ClassEmbed, ID: "go"}
@@ -57,6 +63,7 @@ func (rt *Runtime) Submit(s Submission) (uint64, error) {
 		hops:   []callhost.Address{s.From},
 		steps:  append([]byte(nil), s.Steps...),
 		ext:    info.Ext,
+		ctx:    s.Context,
 	}
 	if s.Done != nil {
 		msg.replyTo = id
@@ -212,15 +219,25 @@ type Stats struct {
 	Late    int64 // outcomes dropped because their call had already completed
 	// Throttled counts the calls rejected with callhost.CodeThrottled.
 	Throttled int64
+	// Objects counts the activated objects: those with queued messages or
+	// on a worker.
+	Objects int
+	// Instances counts the guest instances of all classes, in use and
+	// idle, and Discarded the broken instances closed since New.
+	Instances int
+	Discarded int
 }
 
 // Stats returns the runtime's counters.
 func (rt *Runtime) Stats() Stats {
 	st := Stats{Queued: rt.queued.Load(), Active: rt.active.Load(), Pending: rt.pending.len(),
-		Late: rt.late.Load()}
+		Late: rt.late.Load(), Objects: rt.objects.len()}
 	rt.mu.RLock()
 	for _, c := range rt.classes {
 		st.Throttled += c.health.rejects.Load()
+		ps := c.pool.Stats()
+		st.Instances += ps.Live
+		st.Discarded += ps.Discarded
 	}
 	rt.mu.RUnlock()
 	return st

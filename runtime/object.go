@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"context"
 	"hash/maphash"
 	"sync"
 	"sync/atomic"
@@ -28,8 +29,9 @@ type message struct {
 	from    callhost.Address
 	hops    []callhost.Address
 
-	steps []byte // msgInvoke: encoded operation
-	ext   bool   // msgInvoke: the operation holds nested operations or previous results
+	steps []byte          // msgInvoke: encoded operation
+	ext   bool            // msgInvoke: the operation holds nested operations or previous results
+	ctx   context.Context // msgInvoke from Submit: Submission.Context; nil otherwise
 
 	handler string // msgContinuation and msgAlarm
 	args    []byte // msgContinuation (placeholders already filled) and msgAlarm
@@ -233,6 +235,18 @@ func (rt *Runtime) release(o *object) {
 	if more {
 		rt.runq.push(o)
 	}
+}
+
+// len returns the number of activated objects.
+func (t *objectTable) len() int {
+	n := 0
+	for i := range t.shards {
+		sh := &t.shards[i]
+		sh.mu.Lock()
+		n += len(sh.m)
+		sh.mu.Unlock()
+	}
+	return n
 }
 
 // clear drops every queued message and returns how many there were. It runs

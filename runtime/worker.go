@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"context"
 	"fmt"
 	"time"
 
@@ -42,6 +43,10 @@ func (rt *Runtime) runObject(t *turn, o *object) {
 		if msg == nil {
 			break
 		}
+		if msg.ctx != nil && msg.ctx.Err() != nil {
+			rt.skipAbandoned(msg, run)
+			continue
+		}
 		err := t.run(inst, o, msg, run)
 		if inst.Broken() {
 			if err != nil && rt.ctx.Err() == nil {
@@ -66,4 +71,13 @@ func (rt *Runtime) failQueued(o *object, err *callhost.Error) {
 		}
 		rt.active.Add(-1)
 	}
+}
+
+// skipAbandoned consumes an invoke whose caller's context ended before the
+// turn started, and fails the call without running it.
+func (rt *Runtime) skipAbandoned(msg *message, run *runEffects) {
+	run.consume(msg)
+	run.answer(msg, nil, callhost.Errorf(callhost.CodeUnavailable,
+		"call %d not run: its caller stopped waiting before the turn started (%v)",
+		msg.callID, context.Cause(msg.ctx)))
 }

@@ -28,9 +28,13 @@ func (c *conn) handleCall(frame []byte, h protocol.Header) {
 		c.reject(h, err)
 		return
 	}
-	_, err := c.srv.rt.Submit(c.submission(&call, func(value []byte, err *callhost.Error) {
+	s := c.submission(&call, func(value []byte, err *callhost.Error) {
 		c.finishCall(call.ReqID, value, err)
-	}))
+	})
+	// Only a call whose result the client waits for is dropped when the
+	// client goes: a fire-and-forget call still runs.
+	s.Context = c.ctx
+	_, err := c.srv.rt.Submit(s)
 	if err != nil {
 		c.finishCall(call.ReqID, nil, callhost.AsError(err))
 	}
@@ -110,8 +114,13 @@ func (c *conn) isDraining() bool {
 // finishCall queues the result of call reqID. It runs on a runtime
 // goroutine and must not block. It drops the result when the call is no
 // longer in flight: the connection has closed, or the result was already
-// sent.
+// sent. A connection that is closing gets no more frames, so its results
+// are dropped before they are encoded.
 func (c *conn) finishCall(reqID uint64, value []byte, err *callhost.Error) {
+	if c.closed.Load() {
+		c.log.Debug("result dropped: connection is closing", "req_id", reqID)
+		return
+	}
 	frame := c.resultFrame(reqID, value, err)
 	c.mu.Lock()
 	defer c.mu.Unlock()

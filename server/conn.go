@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"log/slog"
 	"sync"
@@ -21,9 +22,14 @@ type conn struct {
 	log   *slog.Logger
 	grant *grant // what the client's token may call; nil without Options.Auth
 
-	out  chan []byte   // outgoing frames; a nil frame closes the connection with 1001
+	out  *frameQueue   // outgoing frames; a nil frame closes the connection with 1001
 	stop chan struct{} // closed when the reader has stopped; stops the writer
-	buf  bytes.Buffer  // the frame being read
+	// ctx is the context of the calls that wait for a result. release
+	// cancels it, so the runtime does not start the calls still queued for a
+	// client that is gone.
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+	buf    bytes.Buffer // the frame being read
 	// queued is the size in bytes of the frames in out and of the frame
 	// being written. Enqueuers add to it while holding mu, and the writer
 	// subtracts once a write returns, so a check under mu never
@@ -35,7 +41,8 @@ type conn struct {
 	inflight  map[uint64]struct{}
 	replies   map[uint64]struct{}  // reply_to ids of invokes that wait for the client
 	draining  bool                 // new calls are rejected
-	closing   bool                 // no more frames are queued
+	closing   bool                 // no more frames are queued; set with setClosingLocked
+	closed    atomic.Bool          // closing, for readers that do not hold mu
 	aborted   bool                 // closed by abort before the upgrade completed
 	closeCode websocket.StatusCode // set when the connection is being closed with a status
 	killed    atomic.Bool          // closeCode is set: the writer sends nothing more
@@ -48,11 +55,12 @@ func newConn(s *Server, id string) *conn {
 		srv:      s,
 		id:       id,
 		log:      s.log.With("client_id", id),
-		out:      make(chan []byte, s.opts.WriteQueue),
+		out:      newFrameQueue(),
 		stop:     make(chan struct{}),
 		inflight: make(map[uint64]struct{}),
 		replies:  make(map[uint64]struct{}),
 	}
+	c.ctx, c.cancel = context.WithCancelCause(context.Background())
 	// The welcome frame goes first, before any invoke that arrives once the
 	// peer is attached.
 	welcome := protocol.AppendWelcome(nil, &protocol.Welcome{
@@ -61,9 +69,13 @@ func newConn(s *Server, id string) *conn {
 		MaxFrameSize: uint64(s.opts.MaxFrameSize),
 	})
 	c.queued.Store(int64(len(welcome)))
-	c.out <- welcome
+	c.out.push(welcome)
 	return c
 }
+
+// errConnectionEnded is the cause of a connection's context once it has
+// ended.
+var errConnectionEnded = errors.New("client connection ended")
 
 // serve runs the connection until it closes, then releases everything it
 // holds.
@@ -101,9 +113,10 @@ func (c *conn) finish() {
 // invokes still waiting for the client.
 func (c *conn) release() map[uint64]struct{} {
 	c.srv.rt.DetachPeer(c.id)
+	c.cancel(errConnectionEnded)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.closing = true
+	c.setClosingLocked()
 	c.inflight = nil
 	replies := c.replies
 	c.replies = nil
@@ -149,16 +162,22 @@ func (c *conn) drain() {
 func (c *conn) closeIfDrainedLocked() {
 	if c.draining && len(c.inflight) == 0 && !c.closing {
 		if c.enqueueLocked(nil) {
-			c.closing = true
+			c.setClosingLocked()
 		}
 	}
+}
+
+// setClosingLocked stops the queuing of frames. The caller holds c.mu.
+func (c *conn) setClosingLocked() {
+	c.closing = true
+	c.closed.Store(true)
 }
 
 // abort closes the connection without a close handshake.
 func (c *conn) abort() {
 	c.mu.Lock()
 	ws := c.ws
-	c.closing = true
+	c.setClosingLocked()
 	c.aborted = ws == nil
 	c.mu.Unlock()
 	if ws != nil {
@@ -170,7 +189,7 @@ func (c *conn) abort() {
 // its own, because the writer may be blocked on a client that does not read.
 // The caller holds c.mu.
 func (c *conn) closeLocked(code websocket.StatusCode, reason string) {
-	c.closing = true
+	c.setClosingLocked()
 	if c.closeCode != 0 {
 		return
 	}

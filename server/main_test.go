@@ -40,7 +40,7 @@ type env struct {
 	url string // ws:// URL of the endpoint
 }
 
-func newEnv(t *testing.T, opts server.Options) *env {
+func newEnv(t testing.TB, opts server.Options) *env {
 	t.Helper()
 	wasm := guesttest.Build(t, "testdata/guest")
 	ctx := context.Background()

@@ -25,17 +25,15 @@ func (c *conn) enqueueLocked(frame []byte) bool {
 			"write queue full (%d bytes, max %d): client reads too slowly", queued, limit))
 		return false
 	}
-	c.queued.Add(size)
-	select {
-	case c.out <- frame:
-		c.srv.recordQueued(queued + size)
-		return true
-	default:
-		c.queued.Add(-size)
+	if limit := c.srv.opts.WriteQueue; c.out.len() >= limit {
+		c.closeSlowReaderLocked(queued, size, fmt.Sprintf(
+			"write queue full (%d frames): client reads too slowly", limit))
+		return false
 	}
-	c.closeSlowReaderLocked(queued, size, fmt.Sprintf(
-		"write queue full (%d frames): client reads too slowly", cap(c.out)))
-	return false
+	c.queued.Add(size)
+	c.out.push(frame)
+	c.srv.recordQueued(queued + size)
+	return true
 }
 
 // closeSlowReaderLocked closes the connection with status 1008 and reason,
@@ -48,7 +46,7 @@ func (c *conn) enqueueLocked(frame []byte) bool {
 // receives the 1008 status.
 func (c *conn) closeSlowReaderLocked(queued, size int64, reason string) {
 	c.log.Warn("client reads too slowly; closing the connection", "reason", reason,
-		"queued_frames", len(c.out), "queued_bytes", queued, "frame_bytes", size)
+		"queued_frames", c.out.len(), "queued_bytes", queued, "frame_bytes", size)
 	c.srv.slowReaders.Add(1)
 	c.closeLocked(websocket.StatusPolicyViolation, reason)
 }
@@ -80,21 +78,30 @@ func (c *conn) writeLoop() {
 		select {
 		case <-c.stop:
 			return
-		case frame := <-c.out:
-			if frame == nil {
-				c.closeDrained()
+		default:
+		}
+		frame, ok := c.out.pop()
+		if !ok {
+			select {
+			case <-c.stop:
 				return
+			case <-c.out.ready:
 			}
-			if c.killed.Load() {
-				return
-			}
-			err := c.ws.Write(ctx, websocket.MessageBinary, frame)
-			c.queued.Add(-int64(len(frame)))
-			if err != nil {
-				c.log.Info("write failed; closing the connection", "error", err)
-				_ = c.ws.CloseNow()
-				return
-			}
+			continue
+		}
+		if frame == nil {
+			c.closeDrained()
+			return
+		}
+		if c.killed.Load() {
+			return
+		}
+		err := c.ws.Write(ctx, websocket.MessageBinary, frame)
+		c.queued.Add(-int64(len(frame)))
+		if err != nil {
+			c.log.Info("write failed; closing the connection", "error", err)
+			_ = c.ws.CloseNow()
+			return
 		}
 	}
 }

@@ -134,5 +134,16 @@ func sortAlarms(as []Alarm) {
 	})
 }
 
+// Len returns the number of stored keys of all objects and the number of
+// alarms.
+func (s *Memory) Len() (keys, alarms int) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	for _, m := range s.objects {
+		keys += len(m)
+	}
+	return keys, len(s.alarms)
+}
+
 // Close implements [Store].
 func (s *Memory) Close() error { return nil }

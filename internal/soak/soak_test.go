@@ -2,20 +2,28 @@
 // guests and misbehaving clients run beside them, and checks that every
 // well-behaved call gets its correct outcome.
 //
-// Under go test it runs two phases of a few seconds each. For the full run,
-// which records its throughput in bench/results/soak.json and soak.md, set
-// the phase length and the output directory:
+// Under go test it runs a phase with faults between two phases without, of
+// 1.5 s each. For the full run, which records its throughput in
+// bench/results/soak.json and soak.md, set the time with faults and the
+// output directory:
 //
-//	CALLHOST_SOAK_DURATION=60s CALLHOST_SOAK_OUT=bench/results \
+//	CALLHOST_SOAK_DURATION=1m CALLHOST_SOAK_OUT=bench/results \
 //		go test -run Soak -v -timeout 10m ./internal/soak
 //
-// A relative CALLHOST_SOAK_OUT is taken from the repository root.
+// The time with faults is split into CALLHOST_SOAK_ROUNDS phases (default 8),
+// and a phase without faults comes before, between and after them. A
+// relative CALLHOST_SOAK_OUT is taken from the repository root.
+// CALLHOST_SOAK_PROFILE=DIR writes a CPU and an allocation profile of each
+// phase to DIR. TestFaultCost measures the CPU time of each kind of fault
+// alone.
 package soak
 
 import (
 	"context"
+	"fmt"
 	"net/http/httptest"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -49,16 +57,17 @@ const (
 // call "bulk", so that their load does not depend on whether the runtime
 // throttles "hostile".
 type env struct {
-	rt  *runtime.Runtime
-	srv *server.Server
-	url string
+	rt    *runtime.Runtime
+	store *store.Memory
+	srv   *server.Server
+	url   string
 }
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	ctx := context.Background()
-	rt, err := runtime.New(ctx, runtime.Options{Store: store.NewMemory(),
-		TurnTimeout: turnTimeout})
+	st := store.NewMemory()
+	rt, err := runtime.New(ctx, runtime.Options{Store: st, TurnTimeout: turnTimeout})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +92,8 @@ func newEnv(t *testing.T) *env {
 			t.Errorf("runtime shutdown: %v", err)
 		}
 	})
-	return &env{rt: rt, srv: srv, url: "ws" + strings.TrimPrefix(ts.URL, "http") + "/ws"}
+	return &env{rt: rt, store: st, srv: srv,
+		url: "ws" + strings.TrimPrefix(ts.URL, "http") + "/ws"}
 }
 
 func (e *env) dial(t *testing.T) *client.Conn {
@@ -97,18 +107,36 @@ func (e *env) dial(t *testing.T) *client.Conn {
 	return c
 }
 
-// phaseLength returns the length of each phase: CALLHOST_SOAK_DURATION, or
-// 2 s.
+// roundCount returns the number of phases with faults: CALLHOST_SOAK_ROUNDS,
+// or 8 when CALLHOST_SOAK_DURATION is set and 1 otherwise.
+func roundCount(t *testing.T) int {
+	v := os.Getenv("CALLHOST_SOAK_ROUNDS")
+	if v == "" {
+		if os.Getenv("CALLHOST_SOAK_DURATION") != "" {
+			return 8
+		}
+		return 1
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		t.Fatalf("invalid CALLHOST_SOAK_ROUNDS %q: use a positive integer", v)
+	}
+	return n
+}
+
+// phaseLength returns the length of each phase: CALLHOST_SOAK_DURATION, the
+// time with faults, divided by the number of rounds. Without the variable
+// each phase runs for 1.5 s.
 func phaseLength(t *testing.T) time.Duration {
 	v := os.Getenv("CALLHOST_SOAK_DURATION")
 	if v == "" {
-		return 2 * time.Second
+		return 1500 * time.Millisecond
 	}
 	d, err := time.ParseDuration(v)
-	if err != nil {
-		t.Fatalf("CALLHOST_SOAK_DURATION: %v", err)
+	if err != nil || d <= 0 {
+		t.Fatalf("invalid CALLHOST_SOAK_DURATION %q: use a positive duration such as 1m", v)
 	}
-	return d
+	return d / time.Duration(roundCount(t))
 }
 
 // tally counts the outcomes of the well-behaved calls.
@@ -167,14 +195,15 @@ func callLoop(ctx context.Context, conn *client.Conn, to callhost.Address, j int
 
 // phase is the outcome of one phase of well-behaved load.
 type phase struct {
-	Name     string  `json:"name"`
-	Seconds  float64 `json:"seconds"`
-	Calls    int64   `json:"calls"`
-	Failed   int64   `json:"failed"`
-	PerSec   float64 `json:"calls_per_second"`
-	Faults   int64   `json:"faults"`
-	Slow     int64   `json:"slow_readers_disconnected"`
-	Hostiles int64   `json:"hostile_calls"`
+	Name       string  `json:"name"`
+	WithFaults bool    `json:"with_faults"`
+	Seconds    float64 `json:"seconds"`
+	Calls      int64   `json:"calls"`
+	Failed     int64   `json:"failed"`
+	PerSec     float64 `json:"calls_per_second"`
+	Faults     int64   `json:"faults"`
+	Slow       int64   `json:"slow_readers_disconnected"`
+	Hostiles   int64   `json:"hostile_calls"`
 	// Throttled counts the hostile calls rejected with throttled because
 	// earlier hostile calls ran past the turn deadline or trapped.
 	Throttled int64 `json:"hostile_calls_throttled"`
@@ -191,15 +220,25 @@ type phase struct {
 	// cannot be read.
 	CPUSeconds  float64 `json:"cpu_seconds"`
 	CallsPerCPU float64 `json:"calls_per_cpu_second"`
+	// Weight is the share of the phase in the sums of its condition: 0.5
+	// for the first and the last baseline phase, 1 for the others.
+	Weight float64 `json:"weight"`
+	// After is the state of the process once the phase has ended, to show
+	// growth from phase to phase.
+	After snapshot `json:"after"`
 }
 
-// run runs the well-behaved load for d, with the faults when withFaults.
-func run(t *testing.T, e *env, name string, d time.Duration, withFaults bool) phase {
+// run runs phase number i, the well-behaved load for d, with the faults
+// when withFaults.
+func run(t *testing.T, e *env, prof *profiler, i int, name string, d time.Duration,
+	withFaults bool) phase {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
 	var c tally
 	var f *faults
+	slowBefore := e.srv.Stats().SlowReaders
 	loadBefore := loadAverage()
+	prof.start(t, i, name)
 	cpuBefore := processCPU()
 	if withFaults {
 		f = startFaults(ctx, t, e)
@@ -208,17 +247,19 @@ func run(t *testing.T, e *env, name string, d time.Duration, withFaults bool) ph
 	wellBehaved(ctx, t, e, &c)
 	secs := time.Since(start).Seconds()
 	cpu := (processCPU() - cpuBefore).Seconds()
-	p := phase{Name: name, Seconds: secs, Calls: c.ok.Load(), Failed: c.bad.Load(),
-		PerSec: float64(c.ok.Load()) / secs, LoadBefore: loadBefore, LoadAfter: loadAverage(),
-		CPUSeconds: cpu}
+	prof.stop(t, i, name)
+	p := phase{Name: name, WithFaults: withFaults, Seconds: secs, Calls: c.ok.Load(),
+		Failed: c.bad.Load(), PerSec: float64(c.ok.Load()) / secs, LoadBefore: loadBefore,
+		LoadAfter: loadAverage(), CPUSeconds: cpu}
 	if cpu > 0 {
 		p.CallsPerCPU = float64(p.Calls) / cpu
 	}
 	if f != nil {
 		f.wait(t)
 		p.Faults, p.Hostiles, p.Throttled = f.count.Load(), f.hostile.Load(), f.throttled.Load()
-		p.Slow = e.srv.Stats().SlowReaders
 	}
+	p.Slow = e.srv.Stats().SlowReaders - slowBefore
+	p.After = takeSnapshot(e)
 	if p.Failed > 0 {
 		t.Errorf("%s: %d well-behaved calls failed, first: %v", name, p.Failed, c.first)
 	}
@@ -226,26 +267,46 @@ func run(t *testing.T, e *env, name string, d time.Duration, withFaults bool) ph
 		t.Errorf("%s: no well-behaved call completed", name)
 	}
 	t.Logf("%s: %d calls in %.1fs, %.0f/s, %.0f per CPU second; %d faults, %d hostile "+
-		"calls, %d throttled, %d slow readers cut", name, p.Calls, secs, p.PerSec,
-		p.CallsPerCPU, p.Faults, p.Hostiles, p.Throttled, p.Slow)
+		"calls, %d throttled, %d slow readers cut; after: %+v", name, p.Calls, secs, p.PerSec,
+		p.CallsPerCPU, p.Faults, p.Hostiles, p.Throttled, p.Slow, p.After)
 	return p
 }
 
+// TestSoak alternates phases without and with faults, starting and ending
+// without: B1 F1 B2 F2 ... Bn Fn Bn+1. The comparison weighs B1 and Bn+1 by
+// half, so that a drift of the machine or the process that is linear in
+// time weighs on both sides alike. Phases of at most 10 s (the runtime's
+// default strike window) keep the hostile class's throttle state from one
+// phase with faults to the next, as if the faults ran without a break.
 func TestSoak(t *testing.T) {
 	e := newEnv(t)
-	d := phaseLength(t)
-	base := run(t, e, "baseline", d, false)
-	faulty := run(t, e, "with faults", d, true)
-	if faulty.Faults == 0 || faulty.Hostiles == 0 {
-		t.Errorf("faults did not run: %+v", faulty)
+	d, rounds := phaseLength(t), roundCount(t)
+	prof := newProfiler(t)
+	var phases []phase
+	for r := 1; r <= rounds+1; r++ {
+		weight := 1.0
+		if r == 1 || r == rounds+1 {
+			weight = 0.5
+		}
+		p := run(t, e, prof, len(phases)+1, fmt.Sprintf("baseline %d", r), d, false)
+		p.Weight = weight
+		phases = append(phases, p)
+		if r <= rounds {
+			p := run(t, e, prof, len(phases)+1, fmt.Sprintf("faults %d", r), d, true)
+			p.Weight = 1
+			phases = append(phases, p)
+		}
 	}
-	drop := 1 - faulty.PerSec/base.PerSec
-	t.Logf("throughput with faults is %.1f%% lower", 100*drop)
-	if base.CallsPerCPU > 0 && faulty.CallsPerCPU > 0 {
-		t.Logf("calls per CPU second with faults are %.1f%% lower",
-			100*(1-faulty.CallsPerCPU/base.CallsPerCPU))
+	r := summarize(phases)
+	if r.Faults.Faults == 0 || r.Faults.Hostiles == 0 {
+		t.Errorf("faults did not run: %+v", r.Faults)
+	}
+	t.Logf("throughput with faults is %.1f%% lower", r.DropPct)
+	if r.CPUDropPct != 0 {
+		t.Logf("calls per CPU second with faults are %.1f%% lower", r.CPUDropPct)
 	}
 	if out := os.Getenv("CALLHOST_SOAK_OUT"); out != "" {
-		writeResults(t, out, d, base, faulty, drop)
+		r.Phase, r.Rounds = d.String(), rounds
+		writeResults(t, out, r)
 	}
 }

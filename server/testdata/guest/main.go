@@ -1,11 +1,13 @@
 //go:build wasip1
 
 // Command guest is the guest module of the server, client and command tests.
-// It echoes values, returns large values, fails or panics on request, and
-// calls back the client that called it.
+// It echoes values, returns large values, fails or panics on request, calls
+// back the client that called it, spins, and counts.
 package main
 
 import (
+	"time"
+
 	"github.com/callhost/callhost"
 	"github.com/callhost/callhost/guest"
 	"github.com/callhost/callhost/internal/msgp"
@@ -21,6 +23,8 @@ func init() {
 	guest.Expose3("relay", relay)
 	guest.Expose0("hops", hops)
 	guest.Expose0("panic", func(*guest.Ctx) (guest.None, error) { panic("guest panic") })
+	guest.Expose1("spin", spin)
+	guest.Expose1("incr", incr)
 	guest.Local2("askDone", askDone)
 }
 
@@ -29,6 +33,26 @@ func echo(_ *guest.Ctx, v msgp.Raw) (msgp.Raw, error) { return v, nil }
 
 // blob returns n bytes.
 func blob(_ *guest.Ctx, n int) ([]byte, error) { return make([]byte, n), nil }
+
+// spin runs for ms milliseconds without returning to the host.
+func spin(_ *guest.Ctx, ms int) (int, error) {
+	end := time.Now().Add(time.Duration(ms) * time.Millisecond)
+	n := 0
+	for time.Now().Before(end) {
+		n++
+	}
+	return n, nil
+}
+
+// incr adds n to the object's stored count and returns the new count.
+func incr(c *guest.Ctx, n int) (int, error) {
+	v, _, err := guest.Load[int](c, "count")
+	if err != nil {
+		return 0, err
+	}
+	v += n
+	return v, guest.Store(c, "count", v)
+}
 
 // fail fails with code and msg.
 func fail(_ *guest.Ctx, code int, msg string) (guest.None, error) {

@@ -1,0 +1,31 @@
+package server_test
+
+import (
+	"testing"
+
+	"github.com/callhost/callhost"
+	"github.com/callhost/callhost/server"
+)
+
+// TestDisconnectDropsQueuedCalls checks that a call still queued when its
+// client disconnects does not run. The call waits behind a 500 ms spin on
+// the same object, which may be dropped too. The test assumes that the
+// server notices the disconnect within those 500 ms.
+func TestDisconnectDropsQueuedCalls(t *testing.T) {
+	e := newEnv(t, server.Options{})
+	dropped := dialRaw(t, e.url)
+	dropped.call(1, "queued", callhost.Op("spin", 500), 0)
+	dropped.call(2, "queued", callhost.Op("incr", 1), 0)
+	dropped.ws.CloseNow()
+
+	// The call of the second client queues behind both calls of the first.
+	c := dialRaw(t, e.url)
+	c.call(1, "queued", callhost.Op("incr", 0), 0)
+	o := c.result()
+	if o.Err != nil {
+		t.Fatalf("incr(0): %v", o.Err)
+	}
+	if count := decodeInt(t, o.Value); count != 0 {
+		t.Errorf("count = %d, want 0: the call of the disconnected client ran", count)
+	}
+}
