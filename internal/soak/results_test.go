@@ -142,8 +142,12 @@ func markdown(r report) string {
 	if !r.MeetTarget {
 		met = "not met"
 	}
-	fmt.Fprintf(&b, "\nThroughput with faults is %.2f%% lower (target: under %.0f%%, %s).\n",
-		r.DropPct, r.TargetPct, met)
+	change := fmt.Sprintf("%.2f%% lower", r.DropPct)
+	if r.DropPct < 0 {
+		change = fmt.Sprintf("%.2f%% higher", -r.DropPct)
+	}
+	fmt.Fprintf(&b, "\nThroughput with faults is %s (target: under %.0f%% lower, %s).\n",
+		change, r.TargetPct, met)
 	if r.CPUDropPct != 0 {
 		fmt.Fprintf(&b, "Calls per CPU second of the test process are %.1f%% lower with "+
 			"faults.\n", r.CPUDropPct)
