@@ -13,8 +13,8 @@ import (
 )
 
 // flakyStore is the memory store with injected commit failures: while
-// failing is set, every third commit fails and applies nothing, as a
-// durable store does when a write to disk fails.
+// failing is set, the first commit and every third after it fail and apply
+// nothing, as a durable store does when a write to disk fails.
 type flakyStore struct {
 	store.Store
 	failing atomic.Bool
@@ -25,7 +25,7 @@ type flakyStore struct {
 var errInjected = errors.New("injected write failure")
 
 func (s *flakyStore) Commit(b *store.Batch, done func(error)) {
-	if s.failing.Load() && s.commits.Add(1)%3 == 0 {
+	if s.failing.Load() && s.commits.Add(1)%3 == 1 {
 		s.failed.Add(1)
 		done(errInjected)
 		return
