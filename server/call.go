@@ -31,9 +31,8 @@ func (c *conn) handleCall(frame []byte, h protocol.Header) {
 	s := c.submission(&call, func(value []byte, err *callhost.Error) {
 		c.finishCall(call.ReqID, value, err)
 	})
-	// Only a call whose result the client waits for is dropped when the
-	// client goes: a fire-and-forget call still runs.
-	s.Context = c.ctx
+	// The call gets no Context: an accepted call runs even if its client
+	// goes (docs/durability.md), and only its outcome is dropped.
 	_, err := c.srv.rt.Submit(s)
 	if err != nil {
 		c.finishCall(call.ReqID, nil, callhost.AsError(err))
