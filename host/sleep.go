@@ -8,7 +8,9 @@ import "time"
 // interruptible mode it wakes by the turn deadline plus one watchdog tick,
 // or when the context passed to Turn is done. Once the watchdog has stopped
 // the turn it returns at once, so the guest runs through its fuel to the
-// next interrupt check and traps there.
+// next interrupt check and traps there. In uninterruptible mode nothing
+// stops the guest, so it sleeps the whole time: returning early would only
+// make the guest's scheduler call it again at once, spinning a CPU.
 func (i *Instance) sleep(ns int64) {
 	d := time.Duration(ns)
 	if d <= 0 || i.stopped.Load() {
@@ -17,7 +19,9 @@ func (i *Instance) sleep(ns int64) {
 	i.wmu.Lock()
 	active, start, done := i.active, i.start, i.watchDone
 	i.wmu.Unlock()
-	if active && i.wd.interruptible {
+	if !i.wd.interruptible {
+		done = nil
+	} else if active {
 		d = min(d, start+i.wd.limit+i.wd.tick-i.wd.since())
 		if d <= 0 {
 			return
