@@ -95,6 +95,10 @@ func (e *Error) Is(target error) bool {
 // ErrorCode returns the code, for callers that match on an interface.
 func (e *Error) ErrorCode() int { return int(e.Code) }
 
+// ErrorMessage returns the message without the code, for callers that match
+// on an interface and report the code separately.
+func (e *Error) ErrorMessage() string { return e.Message }
+
 // Errorf returns an *Error with the given code and a formatted message.
 func Errorf(code Code, format string, args ...any) *Error {
 	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}

@@ -113,8 +113,14 @@ func (s *importState) setError(code int, msg string) {
 	s.lastErr = msgp.AppendString(b, msg)
 }
 
+// fromEffects sets last_error to err of import op. The message leaves out the
+// code when err reports it apart, since the error value carries the code.
 func (s *importState) fromEffects(op string, err error) {
-	s.setError(errorCode(err), op+": "+err.Error())
+	msg := err.Error()
+	if m, ok := err.(interface{ ErrorMessage() string }); ok {
+		msg = m.ErrorMessage()
+	}
+	s.setError(errorCode(err), op+": "+msg)
 }
 
 // errOutsideTurn is the error of imports made outside callhost_turn, for example

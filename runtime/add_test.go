@@ -3,6 +3,7 @@ package runtime
 import (
 	"errors"
 	"math"
+	"strings"
 	"testing"
 
 	"github.com/callhost/callhost"
@@ -38,6 +39,10 @@ func TestAddRejectsNonIntegerAndOverflow(t *testing.T) {
 	var e *callhost.Error
 	if !errors.As(err, &e) || e.Code != callhost.CodeBadRequest {
 		t.Errorf("Add to a non-integer value: %v, want bad_request", err)
+	}
+	if want := `kv_add: storage value for key "k" is not an int64 integer`; err != nil &&
+		!strings.HasPrefix(e.Message, want) {
+		t.Errorf("message = %q, want it to start with %q, the code only once", e.Message, want)
 	}
 
 	mustCall(t, rt, "calc/bad", callhost.Op("addTo", "max", math.MaxInt64), nil)
