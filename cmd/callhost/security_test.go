@@ -236,6 +236,7 @@ func TestServeRejectsBadSecurityFlags(t *testing.T) {
 	cases := map[string][]string{
 		"invalid -max-call-bytes -1":                {"-max-call-bytes", "-1"},
 		"invalid -max-key-bytes -1: must not be":    {"-max-key-bytes", "-1"},
+		"invalid -max-key-bytes 40000: the bolt":    {"-max-key-bytes", "40000"},
 		"invalid -max-value-bytes -2: must not be":  {"-max-value-bytes", "-2"},
 		"invalid -max-log-bytes-per-turn -1: must":  {"-max-log-bytes-per-turn", "-1"},
 		"invalid -max-log-message-bytes -1: must":   {"-max-log-message-bytes", "-1"},

@@ -181,6 +181,23 @@ func (l *limitFlags) check() error {
 	return nil
 }
 
+// checkBoltKey rejects a -max-key-bytes that the bolt store cannot hold for
+// an object with the longest class name and id.
+func (l *limitFlags) checkBoltKey() error {
+	idBytes := l.maxIDBytes
+	if idBytes == 0 {
+		idBytes = runtime.DefaultMaxIDSize
+	}
+	max := store.BoltMaxKeySize(callhost.MaxClassNameSize, idBytes)
+	if l.maxKeyBytes > max {
+		return fmt.Errorf("invalid -max-key-bytes %d: the bolt store holds keys of at most "+
+			"%d bytes for a class name of %d bytes and an id of -max-id-bytes %d; lower "+
+			"-max-key-bytes or -max-id-bytes, or use -store memory", l.maxKeyBytes, max,
+			callhost.MaxClassNameSize, idBytes)
+	}
+	return nil
+}
+
 // serverOptions returns the server options of the flags.
 func (c *serveConfig) serverOptions(log *slog.Logger, auth *server.Auth) server.Options {
 	return server.Options{
@@ -210,6 +227,11 @@ func (c *serveConfig) check() error {
 	}
 	if err := c.limits.check(); err != nil {
 		return err
+	}
+	if c.storeKind == "bolt" {
+		if err := c.limits.checkBoltKey(); err != nil {
+			return err
+		}
 	}
 	if err := c.throttle.check(c.turnTimeout); err != nil {
 		return err
