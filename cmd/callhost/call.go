@@ -19,6 +19,7 @@ import (
 	"github.com/callhost/callhost"
 	"github.com/callhost/callhost/client"
 	"github.com/callhost/callhost/internal/protocol"
+	"github.com/coder/websocket"
 )
 
 var callCommand = &command{
@@ -171,7 +172,10 @@ func callOnce(env *cmdEnv, c *callConfig, serverURL string, to callhost.Address,
 		return nil, callhost.Errorf(callhost.CodeUnavailable, "%v", err)
 	}
 	defer func() {
-		if err := conn.Close(); err != nil {
+		// A server that drains closes the connection with going away
+		// after the result, which is no failure of the call.
+		err := conn.Close()
+		if err != nil && websocket.CloseStatus(err) != websocket.StatusGoingAway {
 			env.log.Warn("close connection failed", "error", err)
 		}
 	}()

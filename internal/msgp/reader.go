@@ -13,7 +13,7 @@ var (
 	// ErrShort reports input that ends in the middle of a value.
 	ErrShort = errors.New("msgpack: unexpected end of input")
 	// ErrTooDeep reports nesting deeper than [MaxDepth].
-	ErrTooDeep = errors.New("msgpack: nesting too deep")
+	ErrTooDeep = fmt.Errorf("msgpack: nesting deeper than %d levels", MaxDepth)
 )
 
 // Type is the family of a MessagePack value.
