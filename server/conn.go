@@ -2,7 +2,6 @@ package server
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"log/slog"
 	"sync"
@@ -24,12 +23,7 @@ type conn struct {
 
 	out  *frameQueue   // outgoing frames; a nil frame closes the connection with 1001
 	stop chan struct{} // closed when the reader has stopped; stops the writer
-	// ctx is the context of the calls that wait for a result. release
-	// cancels it, so the runtime does not start the calls still queued for a
-	// client that is gone.
-	ctx    context.Context
-	cancel context.CancelCauseFunc
-	buf    bytes.Buffer // the frame being read
+	buf  bytes.Buffer  // the frame being read
 	// queued is the size in bytes of the frames in out and of the frame
 	// being written. Enqueuers add to it while holding mu, and the writer
 	// subtracts once a write returns, so a check under mu never
@@ -60,7 +54,6 @@ func newConn(s *Server, id string) *conn {
 		inflight: make(map[uint64]struct{}),
 		replies:  make(map[uint64]struct{}),
 	}
-	c.ctx, c.cancel = context.WithCancelCause(context.Background())
 	// The welcome frame goes first, before any invoke that arrives once the
 	// peer is attached.
 	welcome := protocol.AppendWelcome(nil, &protocol.Welcome{
@@ -72,10 +65,6 @@ func newConn(s *Server, id string) *conn {
 	c.out.push(welcome)
 	return c
 }
-
-// errConnectionEnded is the cause of a connection's context once it has
-// ended.
-var errConnectionEnded = errors.New("client connection ended")
 
 // serve runs the connection until it closes, then releases everything it
 // holds.
@@ -113,7 +102,6 @@ func (c *conn) finish() {
 // invokes still waiting for the client.
 func (c *conn) release() map[uint64]struct{} {
 	c.srv.rt.DetachPeer(c.id)
-	c.cancel(errConnectionEnded)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.setClosingLocked()
