@@ -193,6 +193,7 @@ func (m *memEffects) Get(k []byte) ([]byte, bool, error) {
 	v, ok := m.kv[string(k)]
 	return v, ok, nil
 }
+
 // Add returns the stored count plus delta and, like Put, leaves the count
 // unchanged so that every turn is alike.
 func (m *memEffects) Add(k []byte, delta int64) (int64, error) {

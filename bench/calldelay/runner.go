@@ -85,7 +85,7 @@ func (r *runner) logRow(row Row) {
 	args := []any{"mode", row.Mode, "ops", row.Ops, "fanout", row.Fanout,
 		"engine", row.Engine, "total_ms", fmt.Sprintf("%.1f", row.TotalMS),
 		"ops_per_sec", fmt.Sprintf("%.0f", row.OpsPerSec), "errors", row.Errors,
-		"peak_rss_mib", (row.PeakRSSBytes+1<<19)>>20, "cpu_ms", fmt.Sprintf("%.0f", row.CPUMS)}
+		"peak_rss_mib", (row.PeakRSSBytes + 1<<19) >> 20, "cpu_ms", fmt.Sprintf("%.0f", row.CPUMS)}
 	switch {
 	case row.Hang:
 		r.cfg.Log.Error("row hung", append(args, "done", row.HangAt, "stall", r.cfg.Stall)...)
