@@ -204,27 +204,33 @@ const (
 	maxCommitBackoff = 6
 )
 
-// fail handles a batch the store could not commit. Nothing of it was applied,
-// so the calls it made and the continuations it queued do not exist. The
-// run is undone instead: the pending calls it delivered outcomes for go back
-// into the pending table, and the messages it consumed go back to the front
-// of its object's queue, so they run again after commitRetryDelay or more. An
-// outcome that arrived from outside a run is lost; its caller gets a timeout
-// when the call's deadline passes.
+// fail undoes a run whose batch the store could not commit. Nothing of the
+// batch was applied, so the calls the run made and the continuations it
+// queued do not exist. The calls it delivered outcomes for become pending
+// again, and the messages it consumed go back to the front of its object's
+// queue, to run again after commitRetryDelay or more.
+//
+// An outcome that arrived from outside a run is lost, and its caller gets a
+// timeout once the call's deadline passes.
 func (r *runEffects) fail(err error) {
 	rt := r.rt
 	object := ""
 	if r.obj != nil {
 		object = r.obj.addr.String()
 	}
-	rt.log.Error("commit failed; the run is undone and its messages will run again",
+	rt.log.Error("commit failed, so the run is undone and its messages run again",
 		"object", object, "turns", r.ran, "calls", len(r.sends),
 		"outcomes", len(r.settled), "error", err)
+	// A deadline may have passed, and its wheel entry fired, while the call
+	// was out of the table. Such a call times out after commitRetryDelay, so
+	// that a store that keeps failing is not retried at every wheel tick.
+	retry := time.Now().Add(commitRetryDelay)
 	for _, p := range r.settled {
+		if p.deadline.Before(retry) {
+			p.deadline = retry
+		}
 		rt.pending.put(p.id, p)
 	}
-	// The deadline may have passed, and its wheel entry fired, while the
-	// call was out of the table.
 	rt.wheel.addPending(r.settled)
 	if r.obj != nil && len(r.inputs) > 0 {
 		rt.requeue(r.obj, r.inputs)
