@@ -6,10 +6,10 @@ import (
 	"time"
 )
 
-// TestSleepAfterContextDone checks what a guest's sleep does once the
-// context of its turn is done: in uninterruptible mode it sleeps the whole
-// time, because returning at once would make the guest call it again in a
-// loop; in interruptible mode it returns, because the watchdog stops the turn.
+// TestSleepAfterContextDone checks a guest's sleep once the context of its
+// turn is done. In uninterruptible mode it sleeps the whole time, because
+// returning at once would make the guest call it again in a loop. In
+// interruptible mode it returns, because the watchdog stops the turn.
 func TestSleepAfterContextDone(t *testing.T) {
 	for _, uninterruptible := range []bool{true, false} {
 		_, p := newGuestPool(t, Config{Uninterruptible: uninterruptible,

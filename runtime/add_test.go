@@ -23,7 +23,7 @@ func TestAddKeepsCounter(t *testing.T) {
 	if count != 13 {
 		t.Errorf("incr after Add = %d, want 13", count)
 	}
-	// The second step of a chain sees the first step's add.
+	// The second step of a chain reads the sum of the first step's add.
 	op := callhost.Op("addTo", "count", 1).Then("addTo", "count", 1)
 	mustCall(t, rt, "calc/add", op, &sum)
 	if sum != 15 {

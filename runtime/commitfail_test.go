@@ -65,6 +65,7 @@ func TestFailedCommitsRetryOutsideCalls(t *testing.T) {
 	st := &flakyStore{Store: store.NewMemory()}
 	rt := newRuntime(t, Options{Store: st})
 	st.failing.Store(true)
+
 	const n = 100
 	var wg sync.WaitGroup
 	errs := make(chan error, n)
@@ -82,12 +83,14 @@ func TestFailedCommitsRetryOutsideCalls(t *testing.T) {
 	wg.Wait()
 	close(errs)
 	st.failing.Store(false)
+
 	for err := range errs {
 		t.Errorf("incr failed: %v", err)
 	}
 	if st.failed.Load() == 0 {
 		t.Fatal("no commit failed, so the test proves nothing")
 	}
+
 	var count int
 	mustCall(t, rt, "calc/c", callhost.Op("incr", 0), &count)
 	if count != n {

@@ -32,9 +32,9 @@ type stagedCall struct {
 
 // callRecord is the memory of the three parts of a call with a
 // continuation, allocated together. No part is ever reused for another
-// call, and each has its own owner: the target's queue and then its turn
-// own invoke, the run and then the pending table own pending, and the
-// caller's queue and then its turn own cont. Durable records are encoded
+// call. The target's queue and then its turn own invoke, the run and then
+// the pending table own pending, and the caller's queue and then its turn
+// own cont. Durable records are encoded
 // copies. The garbage collector frees the record once no part is referenced.
 type callRecord struct {
 	invoke  message
@@ -246,7 +246,7 @@ func (t *turn) Put(key, value []byte) error {
 }
 
 // Add implements host.Effects. The value under key must be absent or a
-// MessagePack integer that fits in an int64; the sum is stored as one.
+// MessagePack integer that fits in an int64, and the sum is stored as one.
 func (t *turn) Add(key []byte, delta int64) (int64, error) {
 	cur, found, err := t.Get(key)
 	if err != nil {

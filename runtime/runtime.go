@@ -78,12 +78,13 @@ func New(ctx context.Context, opts Options) (*Runtime, error) {
 	if err != nil {
 		return nil, fmt.Errorf("runtime: %w", err)
 	}
-	if max := store.BoltMaxKeySize(callhost.MaxClassNameSize, opts.MaxIDSize); own &&
-		opts.MaxKeySize > max {
+	if limit := store.BoltMaxKeySize(callhost.MaxClassNameSize, opts.MaxIDSize); own &&
+		opts.MaxKeySize > limit {
 		st.Close()
 		return nil, fmt.Errorf("runtime: MaxKeySize %d is too large for the bbolt store, "+
-			"which holds keys of at most %d bytes for objects with the longest class name "+
-			"and an id of MaxIDSize %d bytes", opts.MaxKeySize, max, opts.MaxIDSize)
+			"which stores keys of at most %d bytes for objects with the longest class name "+
+			"and an id of MaxIDSize %d bytes: lower MaxKeySize or MaxIDSize", opts.MaxKeySize,
+			limit, opts.MaxIDSize)
 	}
 	engine, err := host.NewEngine(ctx, host.Config{
 		CacheDir:         opts.CacheDir,

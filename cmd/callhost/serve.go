@@ -188,11 +188,11 @@ func (l *limitFlags) checkBoltKey() error {
 	if idBytes == 0 {
 		idBytes = runtime.DefaultMaxIDSize
 	}
-	max := store.BoltMaxKeySize(callhost.MaxClassNameSize, idBytes)
-	if l.maxKeyBytes > max {
-		return fmt.Errorf("invalid -max-key-bytes %d: the bolt store holds keys of at most "+
-			"%d bytes for a class name of %d bytes and an id of -max-id-bytes %d; lower "+
-			"-max-key-bytes or -max-id-bytes, or use -store memory", l.maxKeyBytes, max,
+	limit := store.BoltMaxKeySize(callhost.MaxClassNameSize, idBytes)
+	if l.maxKeyBytes > limit {
+		return fmt.Errorf("invalid -max-key-bytes %d: the bolt store stores keys of at most "+
+			"%d bytes for a class name of %d bytes and an id of -max-id-bytes %d. Lower "+
+			"-max-key-bytes or -max-id-bytes, or use -store memory", l.maxKeyBytes, limit,
 			callhost.MaxClassNameSize, idBytes)
 	}
 	return nil
