@@ -1,3 +1,5 @@
+//go:build !wasip1
+
 package guest
 
 import (
@@ -241,5 +243,48 @@ func TestResultParameterBeforeAnotherArgument(t *testing.T) {
 	}
 	if got.Err != nil || got.Value != 5 || after != 6 {
 		t.Errorf("handler got %+v and %d, want value 5 and 6", got, after)
+	}
+}
+
+// TestIntResultArgument covers the outcomes a Result[int] parameter reads in
+// place and those it leaves to the general decoder, each followed by another
+// argument that must still decode.
+func TestIntResultArgument(t *testing.T) {
+	h := newHarness(t)
+	var got Result[int]
+	var after int
+	h.reg.add(bind2("k", false, func(_ *Ctx, r Result[int], n int) (None, error) {
+		got, after = r, n
+		return None{}, nil
+	}))
+	run := func(outcome []byte) *callhost.Error {
+		t.Helper()
+		got, after = Result[int]{Value: -1}, 0
+		req := request(abi.KindContinuation, "k")
+		req.Args = msgp.AppendInt(append(msgp.AppendArrayHeader(nil, 2), outcome...), 6)
+		_, failed, err := abi.DecodeOutcome(h.d.turn(abi.AppendRequest(nil, req)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return failed
+	}
+	for _, v := range []int{0, 5, -7, 70000, -70000, 1 << 40} {
+		if failed := run(abi.AppendOK(nil, msgp.AppendInt(nil, int64(v)))); failed != nil {
+			t.Fatalf("outcome %d: turn failed: %v", v, failed)
+		}
+		if got.Err != nil || got.Value != v || after != 6 {
+			t.Errorf("outcome %d: handler got %+v and %d, want value %d and 6", v, got, after, v)
+		}
+	}
+	if failed := run(abi.AppendError(nil, callhost.CodeTimeout, "late")); failed != nil {
+		t.Fatalf("error outcome: turn failed: %v", failed)
+	}
+	if got.Err == nil || got.Err.Code != callhost.CodeTimeout || got.Value != 0 || after != 6 {
+		t.Errorf("error outcome: handler got %+v and %d, want a timeout, value 0 and 6",
+			got, after)
+	}
+	failed := run(abi.AppendOK(nil, msgp.AppendUint(nil, 1<<63)))
+	if failed == nil || failed.Code != callhost.CodeBadRequest {
+		t.Errorf("outcome 2^63 into Result[int]: turn outcome %v, want bad_request", failed)
 	}
 }
