@@ -1,6 +1,8 @@
 package abi
 
 import (
+	"math"
+
 	"github.com/callhost/callhost"
 	"github.com/callhost/callhost/internal/msgp"
 )
@@ -29,6 +31,15 @@ type Continuation struct {
 
 // AppendCall appends a call envelope. cont may be nil for fire-and-forget.
 func AppendCall(b []byte, target callhost.Address, op callhost.Operation,
+	cont *Continuation, timeoutMS, flags uint64) ([]byte, error) {
+	if out, ok := appendSimpleCall(b, target, op, cont, timeoutMS, flags); ok {
+		return out, nil
+	}
+	return appendCallAny(b, target, op, cont, timeoutMS, flags)
+}
+
+// appendCallAny appends a call envelope of any shape.
+func appendCallAny(b []byte, target callhost.Address, op callhost.Operation,
 	cont *Continuation, timeoutMS, flags uint64) ([]byte, error) {
 	b = msgp.AppendArrayHeader(b, 5)
 	b = AppendAddress(b, target)
@@ -160,4 +171,142 @@ func readContinuation(r *msgp.Reader, c *CallView) error {
 		n--
 	}
 	return skipN(r, n-2)
+}
+
+// Limits of the calls that appendSimpleCall encodes.
+const (
+	simpleMaxString = 31 // maximum length of a fixstr
+	simpleMaxArgs   = 15 // maximum elements of a fixarray
+)
+
+// appendSimpleCall appends the envelope of the most common kind of call. Such
+// a call has one step, strings under 32 bytes, at most 15 arguments per step
+// or continuation, each an int or a marker, no continuation object, and a
+// timeout and flags under 128. For any other call it reports false and leaves
+// the contents of b unchanged. It reserves the envelope's largest size once
+// and writes by index, which saves a wasm guest a capacity check and a
+// slice-header store per value.
+func appendSimpleCall(b []byte, target callhost.Address, op callhost.Operation,
+	cont *Continuation, timeoutMS, flags uint64) ([]byte, bool) {
+	steps := op.Steps()
+	if len(steps) != 1 || timeoutMS|flags >= 128 ||
+		len(target.Class) > simpleMaxString || len(target.ID) > simpleMaxString ||
+		len(steps[0].Handler) > simpleMaxString || len(steps[0].Args) > simpleMaxArgs {
+		return b, false
+	}
+	const maxInt = 9 // bytes of the longest int encoding
+	need := 4 + len(target.Class) + len(target.ID) + 4 + len(steps[0].Handler) +
+		maxInt*len(steps[0].Args) + 2
+	if cont != nil {
+		if len(cont.Handler) > simpleMaxString || len(cont.Args) > simpleMaxArgs ||
+			!cont.Object.IsZero() {
+			return b, false
+		}
+		need += 4 + len(cont.Handler) + maxInt*len(cont.Args)
+	} else {
+		need++
+	}
+	n := len(b)
+	if cap(b)-n < need {
+		b = append(b[:n:n], make([]byte, need)...)
+	}
+	b = b[:n+need]
+	b[n], b[n+1] = 0x95, 0x92 // envelope, target address
+	n = putShortString(b, n+2, target.Class)
+	n = putShortString(b, n, target.ID)
+	b[n], b[n+1] = 0x91, 0x92 // one step of [handler, args]
+	n = putShortString(b, n+2, steps[0].Handler)
+	var ok bool
+	if n, ok = putSimpleArgs(b, n, steps[0].Args); !ok {
+		return b[:len(b)-need], false
+	}
+	if cont == nil {
+		b[n] = 0xc0
+		n++
+	} else {
+		b[n] = 0x93 // [handler, args, object]
+		n = putShortString(b, n+1, cont.Handler)
+		if n, ok = putSimpleArgs(b, n, cont.Args); !ok {
+			return b[:len(b)-need], false
+		}
+		b[n] = 0xc0
+		n++
+	}
+	b[n], b[n+1] = byte(timeoutMS), byte(flags)
+	return b[:n+2], true
+}
+
+// putShortString writes s, at most 31 bytes, as a fixstr at b[n:] and returns
+// the offset after it. Its bytes are copied in a loop, which a wasm guest
+// runs faster than a call of memmove.
+func putShortString(b []byte, n int, s string) int {
+	b[n] = 0xa0 | byte(len(s))
+	n++
+	for i := 0; i < len(s); i++ {
+		b[n+i] = s[i]
+	}
+	return n + len(s)
+}
+
+// putSimpleArgs writes args, at most 15 ints and markers, as a fixarray at
+// b[n:] and returns the offset after it. It reports false when an argument has
+// another type.
+func putSimpleArgs(b []byte, n int, args []any) (int, bool) {
+	b[n] = 0x90 | byte(len(args))
+	n++
+	for _, a := range args {
+		switch v := a.(type) {
+		case int:
+			n = putInt(b, n, int64(v))
+		case callhost.Marker:
+			// A marker is an ext 8 value of length 0.
+			switch v {
+			case callhost.Placeholder:
+				b[n], b[n+1], b[n+2] = 0xc7, 0, byte(callhost.ExtPlaceholder)
+			case callhost.Prev:
+				b[n], b[n+1], b[n+2] = 0xc7, 0, byte(callhost.ExtPrev)
+			default:
+				return n, false
+			}
+			n += 3
+		default:
+			return n, false
+		}
+	}
+	return n, true
+}
+
+// putInt writes v in its shortest form at b[n:], which has room for 9 bytes,
+// and returns the offset after it.
+func putInt(b []byte, n int, v int64) int {
+	var size int
+	switch {
+	case v >= -32 && v < 128:
+		b[n] = byte(v)
+		return n + 1
+	case v >= 0 && v <= math.MaxUint8:
+		b[n], b[n+1] = 0xcc, byte(v)
+		return n + 2
+	case v >= 0 && v <= math.MaxUint16:
+		b[n], size = 0xcd, 2
+	case v >= 0 && v <= math.MaxUint32:
+		b[n], size = 0xce, 4
+	case v >= 0:
+		b[n], size = 0xcf, 8
+	case v >= math.MinInt8:
+		b[n], b[n+1] = 0xd0, byte(v)
+		return n + 2
+	case v >= math.MinInt16:
+		b[n], size = 0xd1, 2
+	case v >= math.MinInt32:
+		b[n], size = 0xd2, 4
+	default:
+		b[n], size = 0xd3, 8
+	}
+	_ = b[n+size] // one bounds check for the loop
+	for i := size; i > 0; i-- {
+		b[n+i] = byte(v)
+		v >>= 8
+	}
+	return n + 1 + size
 }
