@@ -21,7 +21,7 @@ const defaultListPage = 1000
 // a turn of a handler with scalar arguments and result allocates nothing.
 type dispatcher struct {
 	reg      *registry
-	host     hostImports
+	host     hostAPI
 	ctx      Ctx
 	args     argReader
 	last     *handler // handler of the last turn
@@ -42,7 +42,7 @@ type dispatcher struct {
 	listLimit    int32 // pairs per kv_list page
 }
 
-func newDispatcher(reg *registry, host hostImports) *dispatcher {
+func newDispatcher(reg *registry, host hostAPI) *dispatcher {
 	d := &dispatcher{reg: reg, host: host, listLimit: defaultListPage}
 	d.ctx.d = d
 	d.logger = newLogger(d)
