@@ -51,6 +51,12 @@ type object struct {
 	head      int
 	invokes   int  // queued msgInvoke messages
 	scheduled bool // in the run queue or running on a worker
+	// toApply lists the committed runs of the object whose effects are not
+	// applied yet, in commit order. applying is set while a goroutine applies
+	// them. The shard's mutex guards both. An object with runs to apply stays
+	// in the table, so that its later runs are applied after them.
+	toApply  []*runEffects
+	applying bool
 	// commitFailures counts the object's runs in a row whose commit failed.
 	commitFailures atomic.Int32
 }
@@ -228,12 +234,49 @@ func (rt *Runtime) release(o *object) {
 	more := o.head < len(o.queue)
 	if !more {
 		o.scheduled = false
-		o.queue = nil
-		delete(sh.m, o.addr)
+		if !o.applying {
+			o.queue = nil
+			delete(sh.m, o.addr)
+		}
 	}
 	sh.mu.Unlock()
 	if more {
 		rt.runq.push(o)
+	}
+}
+
+// applyInOrder releases o, then applies its committed run r after the runs
+// of o committed before it. o's next run can so start while this goroutine
+// delivers the calls and outcomes of r. A goroutine that finds an apply in
+// progress leaves r to it; the one applying takes every run queued
+// meanwhile, so deliveries from one object keep their order.
+func (rt *Runtime) applyInOrder(o *object, r *runEffects, release func()) {
+	sh := o.shard
+	sh.mu.Lock()
+	o.toApply = append(o.toApply, r)
+	first := !o.applying
+	o.applying = true
+	sh.mu.Unlock()
+	release()
+	if !first {
+		return
+	}
+	for {
+		sh.mu.Lock()
+		if len(o.toApply) == 0 {
+			o.applying, o.toApply = false, nil
+			if !o.scheduled && o.head == len(o.queue) {
+				o.queue = nil
+				delete(sh.m, o.addr)
+			}
+			sh.mu.Unlock()
+			return
+		}
+		next := o.toApply[0]
+		o.toApply[0] = nil
+		o.toApply = o.toApply[1:]
+		sh.mu.Unlock()
+		next.apply(nil)
 	}
 }
 

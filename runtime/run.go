@@ -13,7 +13,9 @@ import (
 // store as one batch, and only once the store reports the batch durable does
 // anything become visible to other objects and callers. Until then the object
 // is not scheduled again, so every turn reads the effects of the turns before
-// it: from the run's overlay within the run, from the store after it.
+// it: from the run's overlay within the run, from the store after it. The
+// object's next run may start before this run's calls and outcomes are
+// delivered, and the runs' deliveries keep their commit order.
 type runEffects struct {
 	rt    *Runtime
 	obj   *object
@@ -150,8 +152,10 @@ func (r *runEffects) settle(id uint64, value []byte, err *callhost.Error, countL
 	return true
 }
 
-// commit sends the batch to the store and applies the effects once it is
-// durable, then calls done.
+// commit sends the batch to the store and, once it is durable, calls done
+// and applies the effects. A run of an object calls done first, so that the
+// object can run again while the effects are applied (see applyInOrder). A
+// failed commit is undone before done is called.
 func (r *runEffects) commit(done func()) {
 	r.batch.Writes = r.writes.list
 	if r.empty() {
@@ -161,6 +165,11 @@ func (r *runEffects) commit(done func()) {
 	}
 	r.batch.NextID = r.rt.nextID.Load()
 	r.rt.store.Commit(&r.batch, func(err error) {
+		if err == nil && r.obj != nil {
+			r.obj.commitFailures.Store(0)
+			r.rt.applyInOrder(r.obj, r, done)
+			return
+		}
 		r.apply(err)
 		if err != nil && len(r.inputs) > 0 {
 			// The object keeps its place until the retry delay ends, so a
@@ -168,9 +177,6 @@ func (r *runEffects) commit(done func()) {
 			n := r.obj.commitFailures.Add(1)
 			time.AfterFunc(commitRetryDelay<<min(n-1, maxCommitBackoff), done)
 			return
-		}
-		if err == nil && r.obj != nil {
-			r.obj.commitFailures.Store(0)
 		}
 		done()
 	})

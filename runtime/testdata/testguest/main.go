@@ -55,6 +55,12 @@ func init() {
 	guest.Expose2("callLocalOf", callLocalOf)
 	guest.Expose1("forgeContinuation", forgeContinuation)
 
+	guest.Expose2("sendSeq", sendSeq)
+	guest.Expose1("expectSeq", expectSeq)
+	guest.Local1("seqDone", func(c *guest.Ctx, r guest.Result[guest.None]) (guest.None, error) {
+		return guest.None{}, nil
+	})
+
 	guest.Expose2("alarmIn", alarmIn)
 	guest.Local1("onAlarm", onAlarm)
 	guest.Local1("flakyAlarm", flakyAlarm)
@@ -65,6 +71,39 @@ func init() {
 		as, err := c.Alarms()
 		return len(as), err
 	})
+}
+
+// sendSeq calls expectSeq n times on object id of class calc, numbered on
+// from the last number this object sent. Each call has a continuation, so
+// that applying the calls includes recording them as pending.
+func sendSeq(c *guest.Ctx, id string, n int) (int, error) {
+	for i := 0; i < n; i++ {
+		seq, err := c.Add("sent", 1)
+		if err != nil {
+			return i, err
+		}
+		_, err = c.Call(guest.Object("calc", id), guest.Op("expectSeq", int(seq)),
+			guest.Then("seqDone", guest.Placeholder))
+		if err != nil {
+			return i, err
+		}
+	}
+	return n, nil
+}
+
+// expectSeq records seq as the last number received, and counts it under
+// "out_of_order" unless it follows the previous one.
+func expectSeq(c *guest.Ctx, seq int) (guest.None, error) {
+	last, _, err := guest.Load[int](c, "last")
+	if err != nil {
+		return guest.None{}, err
+	}
+	if seq != last+1 {
+		if _, err := c.Add("out_of_order", 1); err != nil {
+			return guest.None{}, err
+		}
+	}
+	return guest.None{}, guest.Store(c, "last", seq)
 }
 
 // alarmIn sets an alarm that runs onAlarm(label) after ms milliseconds, or
