@@ -49,21 +49,23 @@ func (t *turn) Call(envelope []byte) (uint64, error) {
 		return 0, err
 	}
 	var c abi.CallView
-	if err := abi.DecodeCallView(envelope, &c); err != nil {
+	var chk abi.CallChecks
+	if err := t.rt.limits.DecodeCheckedCall(envelope, &c, &chk); err != nil {
 		return 0, callhost.Errorf(callhost.CodeBadRequest, "call envelope: %v", err)
 	}
-	info, err := t.rt.limits.CheckOperation(c.Steps)
-	if err != nil {
-		return 0, err
+	if chk.OperationErr != nil {
+		return 0, chk.OperationErr
 	}
+	info := chk.Operation
 	target := t.internTarget(c.TargetClass, c.TargetID)
 	if err := t.checkTarget(target); err != nil {
 		return 0, err
 	}
-	contHandler, placeholder, err := t.checkContinuation(&c)
+	contHandler, err := t.checkContinuation(&c, &chk)
 	if err != nil {
 		return 0, err
 	}
+	placeholder := chk.Placeholder
 	forward := c.Flags&abi.FlagForward != 0
 	if err := t.checkForward(&c, forward); err != nil {
 		return 0, err
@@ -165,30 +167,30 @@ func (t *turn) checkTarget(to callhost.Address) error {
 	return nil
 }
 
-// checkContinuation checks the continuation of call c, if any, and returns
-// its handler's name as the class's handler table spells it.
-func (t *turn) checkContinuation(c *abi.CallView) (handler string, placeholder bool, err error) {
+// checkContinuation checks the continuation of call c, if any, with the
+// result chk of checking its arguments, and returns its handler's name as
+// the class's handler table spells it.
+func (t *turn) checkContinuation(c *abi.CallView, chk *abi.CallChecks) (handler string, err error) {
 	if !c.HasCont {
-		return "", false, nil
+		return "", nil
 	}
 	self := t.obj.addr
 	named := len(c.ContObjectClass) > 0 || len(c.ContObjectID) > 0
 	if named && (string(c.ContObjectClass) != self.Class || string(c.ContObjectID) != self.ID) {
 		object := callhost.Address{Class: string(c.ContObjectClass), ID: string(c.ContObjectID)}
-		return "", false, callhost.Errorf(callhost.CodeForbidden,
+		return "", callhost.Errorf(callhost.CodeForbidden,
 			"continuation names object %s, but only the calling object %s may run it",
 			object, self)
 	}
 	h, ok := t.obj.class.module.Handler(string(c.ContHandler))
 	if !ok {
-		return "", false, callhost.Errorf(callhost.CodeNotFound,
+		return "", callhost.Errorf(callhost.CodeNotFound,
 			"continuation handler %q not found in class %q", c.ContHandler, self.Class)
 	}
-	placeholder, err = t.rt.limits.CheckContinuationArgs(c.ContArgs)
-	if err != nil {
-		return "", false, err
+	if chk.ContArgsErr != nil {
+		return "", chk.ContArgsErr
 	}
-	return h.Name, placeholder, nil
+	return h.Name, nil
 }
 
 func (t *turn) checkForward(c *abi.CallView, forward bool) error {
