@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/callhost/callhost"
+	"github.com/callhost/callhost/internal/abi"
 	"github.com/callhost/callhost/store"
 )
 
@@ -109,4 +110,50 @@ func newBenchRuntime(b *testing.B, opts Options) *Runtime {
 		}
 	}
 	return rt
+}
+
+// BenchmarkStageCalls measures the host side of a turn that makes calls with
+// continuations, as the call-delay benchmark's controller does, without the
+// guest: the call import's checks and staging of 1000 calls, adding them to
+// the run, and putting them in the pending table and the deadline wheel as
+// apply does after the commit. It leaves out delivering the invokes, which
+// would run their turns, and takes the calls out of the table again as their
+// outcomes would.
+func BenchmarkStageCalls(b *testing.B) {
+	const calls = 1000
+	rt := newBenchRuntime(b, Options{})
+	c := rt.class("caller")
+	o := &object{addr: callhost.Object("caller", "b"), class: c}
+	msg := &message{kind: msgInvoke, callID: 1, from: callhost.Object("@client", "r")}
+	envelopes := make([][]byte, calls)
+	for i := range envelopes {
+		cont := &abi.Continuation{Handler: "gotDouble",
+			Args: []any{i, 1 << 40, callhost.Placeholder}}
+		env, err := abi.AppendCall(nil, callhost.Object("absent", "t"),
+			callhost.Op("double", i), cont, 0, 0)
+		if err != nil {
+			b.Fatal(err)
+		}
+		envelopes[i] = env
+	}
+	t := newTurn(rt)
+	b.ReportAllocs()
+	for b.Loop() {
+		run := newRun(rt, o)
+		t.reset(nil, o, msg, run)
+		for _, env := range envelopes {
+			if _, err := t.Call(env); err != nil {
+				b.Fatal(err)
+			}
+		}
+		run.addTurn(t)
+		for _, p := range run.pendings {
+			rt.pending.put(p.id, p)
+		}
+		rt.wheel.addPending(run.pendings)
+		for _, p := range run.pendings {
+			rt.pending.take(p.id)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*calls), "ns/call")
 }

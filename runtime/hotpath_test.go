@@ -9,6 +9,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/callhost/callhost"
 	"github.com/callhost/callhost/internal/abi"
@@ -219,5 +220,26 @@ func TestDeadlineWheelAddPending(t *testing.T) {
 		if !reflect.DeepEqual(fired, ids) {
 			t.Errorf("bucket %d fired %v, want %v", 2+i, fired, ids)
 		}
+	}
+}
+
+// TestCallRecordFitsSizeClass checks that callRecord.owned takes only space
+// that the allocator's size class for the record would leave unused. Since
+// Go 1.22 the allocator adds an 8-byte header to objects with pointers
+// larger than 512 bytes. With it, the record must fit the 704-byte class,
+// and without owned it must not fit the 640-byte class below.
+func TestCallRecordFitsSizeClass(t *testing.T) {
+	if unsafe.Sizeof(uintptr(0)) != 8 {
+		t.Skip("the size classes apply to 64-bit platforms")
+	}
+	const header, sizeClass, smallerClass = 8, 704, 640
+	size := unsafe.Sizeof(callRecord{}) + header
+	if size > sizeClass {
+		t.Errorf("callRecord takes %d bytes with its header, more than its %d-byte size "+
+			"class: shrink callRecordOwned by %d", size, sizeClass, size-sizeClass)
+	}
+	if rest := size - callRecordOwned; rest <= smallerClass {
+		t.Errorf("callRecord without owned takes %d bytes with its header, which fits the "+
+			"%d-byte size class: drop or shrink callRecordOwned", rest, smallerClass)
 	}
 }

@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"slices"
 	"time"
 
 	"github.com/callhost/callhost"
@@ -73,6 +74,12 @@ func (r *runEffects) addTurn(t *turn) {
 	}
 	if len(t.calls) > 0 {
 		now := time.Now()
+		// Growing once to fit the turn saves growing a run's lists step by
+		// step over a turn of many calls.
+		r.sends = slices.Grow(r.sends, len(t.calls))
+		if t.withCont > 0 {
+			r.pendings = slices.Grow(r.pendings, t.withCont)
+		}
 		for i := range t.calls {
 			r.addCall(&t.calls[i], now)
 		}

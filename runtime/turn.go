@@ -25,6 +25,7 @@ type turn struct {
 
 	writes    writeSet
 	calls     []stagedCall
+	withCont  int // calls with a continuation among calls
 	alarmsAdd []store.Alarm
 	alarmsDel []uint64
 	forwarded bool
@@ -52,6 +53,7 @@ func (t *turn) reset(inst *host.Instance, o *object, msg *message, run *runEffec
 	t.alarmsAdd, t.alarmsDel = nil, nil
 	clear(t.calls)
 	t.calls = t.calls[:0]
+	t.withCont = 0
 	t.forwarded = false
 	t.outHops = nil
 	t.handler = ""

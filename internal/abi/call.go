@@ -118,6 +118,100 @@ func DecodeCall(b []byte, c *Call) error {
 // DecodeCallView decodes a call envelope as [DecodeCall] does, without
 // copying its strings.
 func DecodeCallView(b []byte, c *CallView) error {
+	return decodeCallView(b, c, nil)
+}
+
+// CallChecks are the results of checking the operation and the continuation
+// arguments of a call envelope: what [Limits.CheckOperation] and
+// [Limits.CheckContinuationArgs] return for them.
+type CallChecks struct {
+	Operation    OperationInfo
+	OperationErr error
+	Placeholder  bool  // the continuation arguments hold a result placeholder
+	ContArgsErr  error // nil when the call has no continuation
+}
+
+// DecodeCheckedCall decodes a call envelope as [DecodeCallView] does and
+// checks its operation and continuation arguments within l. The checks'
+// results in chk are valid only when it returns nil: an envelope that does
+// not decode fails with the decoding error whatever its checks find.
+//
+// A value that passes its check where it sits in the envelope is read only
+// once. A value that fails it is read again on its own, so that chk holds
+// the very error the Check method returns.
+func (l Limits) DecodeCheckedCall(b []byte, c *CallView, chk *CallChecks) error {
+	*chk = CallChecks{}
+	return decodeCallView(b, c, &callChecker{limits: l, chk: chk})
+}
+
+// callChecker checks the operation and continuation arguments of an envelope
+// while decodeCallView reads them.
+type callChecker struct {
+	limits Limits
+	chk    *CallChecks
+}
+
+// inPlace reports whether a value that passes its check where it sits in the
+// envelope also passes msgp.Reader.Skip, which DecodeCallView reads it with,
+// so that the check's pass can stand in for Skip. Skip rejects nesting more
+// than msgp.MaxDepth levels below the operation or the continuation
+// arguments. The checks reject nesting more than MaxDepth levels below the
+// operation's arguments, which are two levels below the operation, or below
+// the continuation arguments. Elements after [handler, args] in a step are
+// skipped without that limit, so readOperation does not use a pass that met
+// them.
+func (k *callChecker) inPlace() bool { return k.limits.MaxDepth < msgp.MaxDepth }
+
+// readOperation reads the operation at r's position in envelope and checks
+// it.
+func (k *callChecker) readOperation(envelope []byte, r *msgp.Reader) ([]byte, error) {
+	if k == nil {
+		return r.ReadRaw()
+	}
+	start := *r
+	if k.inPlace() {
+		var found stepsFound
+		n, err := k.limits.checkSteps(r, 0, &found)
+		if err == nil && !found.extra {
+			k.chk.Operation = OperationInfo{Steps: n, Ext: found.ext}
+			return envelope[start.Offset():r.Offset()], nil
+		}
+		*r = start
+	}
+	steps, err := r.ReadRaw()
+	if err != nil {
+		return nil, err
+	}
+	k.chk.Operation, k.chk.OperationErr = k.limits.CheckOperation(steps)
+	return steps, nil
+}
+
+// readContArgs reads the continuation arguments at r's position in
+// envelope and checks them.
+func (k *callChecker) readContArgs(envelope []byte, r *msgp.Reader) ([]byte, error) {
+	if k == nil {
+		return r.ReadRaw()
+	}
+	start := *r
+	if k.inPlace() {
+		placeholder, err := k.limits.checkContinuationArgs(r)
+		if err == nil {
+			k.chk.Placeholder = placeholder
+			return envelope[start.Offset():r.Offset()], nil
+		}
+		*r = start
+	}
+	args, err := r.ReadRaw()
+	if err != nil {
+		return nil, err
+	}
+	k.chk.Placeholder, k.chk.ContArgsErr = k.limits.CheckContinuationArgs(args)
+	return args, nil
+}
+
+// decodeCallView decodes a call envelope into c and, when k is not nil,
+// checks its operation and continuation arguments.
+func decodeCallView(b []byte, c *CallView, k *callChecker) error {
 	r := msgp.NewReader(b)
 	n, err := r.ReadArrayHeader()
 	if err != nil {
@@ -129,10 +223,10 @@ func DecodeCallView(b []byte, c *CallView) error {
 	if c.TargetClass, c.TargetID, err = readAddressBytes(&r); err != nil {
 		return err
 	}
-	if c.Steps, err = r.ReadRaw(); err != nil {
+	if c.Steps, err = k.readOperation(b, &r); err != nil {
 		return err
 	}
-	if err := readContinuation(&r, c); err != nil {
+	if err := readContinuation(b, &r, c, k); err != nil {
 		return err
 	}
 	if c.TimeoutMS, err = r.ReadUint(); err != nil {
@@ -142,7 +236,7 @@ func DecodeCallView(b []byte, c *CallView) error {
 	return err
 }
 
-func readContinuation(r *msgp.Reader, c *CallView) error {
+func readContinuation(b []byte, r *msgp.Reader, c *CallView, k *callChecker) error {
 	c.HasCont, c.ContHandler, c.ContArgs = false, nil, nil
 	c.ContObjectClass, c.ContObjectID = nil, nil
 	if r.IsNil() {
@@ -159,7 +253,7 @@ func readContinuation(r *msgp.Reader, c *CallView) error {
 	if c.ContHandler, err = r.ReadStringBytes(); err != nil {
 		return err
 	}
-	if c.ContArgs, err = r.ReadRaw(); err != nil {
+	if c.ContArgs, err = k.readContArgs(b, r); err != nil {
 		return err
 	}
 	if n >= 3 && !r.IsNil() {

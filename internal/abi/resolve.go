@@ -33,18 +33,25 @@ func CheckOperation(steps []byte) (OperationInfo, error) {
 func (l Limits) CheckOperation(steps []byte) (OperationInfo, error) {
 	var info OperationInfo
 	r := msgp.NewReader(steps)
-	n, err := l.checkSteps(&r, 0, &info.Ext)
+	var found stepsFound
+	n, err := l.checkSteps(&r, 0, &found)
 	if err != nil {
 		return info, err
 	}
 	if r.Len() != 0 {
 		return info, errorf("operation has %d trailing bytes", r.Len())
 	}
-	info.Steps = n
+	info.Steps, info.Ext = n, found.ext
 	return info, nil
 }
 
-func (l Limits) checkSteps(r *msgp.Reader, depth int, ext *bool) (int, error) {
+// stepsFound records what checkSteps found besides errors.
+type stepsFound struct {
+	ext   bool // an argument holds a nested operation or a previous result
+	extra bool // a step has elements after [handler, args]
+}
+
+func (l Limits) checkSteps(r *msgp.Reader, depth int, found *stepsFound) (int, error) {
 	n, err := r.ReadArrayHeader()
 	if err != nil {
 		return 0, errorf("operation: %v", err)
@@ -63,8 +70,11 @@ func (l Limits) checkSteps(r *msgp.Reader, depth int, ext *bool) (int, error) {
 		if _, err := r.ReadStringBytes(); err != nil {
 			return 0, errorf("step %d handler: %v", i, err)
 		}
-		if err := l.checkStepArgs(r, i, depth, ext); err != nil {
+		if err := l.checkStepArgs(r, i, depth, found); err != nil {
 			return 0, err
+		}
+		if m > 2 {
+			found.extra = true
 		}
 		if err := skipN(r, m-2); err != nil {
 			return 0, errorf("step %d: %v", i, err)
@@ -73,7 +83,7 @@ func (l Limits) checkSteps(r *msgp.Reader, depth int, ext *bool) (int, error) {
 	return n, nil
 }
 
-func (l Limits) checkStepArgs(r *msgp.Reader, step, depth int, ext *bool) error {
+func (l Limits) checkStepArgs(r *msgp.Reader, step, depth int, found *stepsFound) error {
 	if r.NextType() != msgp.TypeArray {
 		return errorf("step %d: arguments are not an array", step)
 	}
@@ -85,7 +95,7 @@ func (l Limits) checkStepArgs(r *msgp.Reader, step, depth int, ext *bool) error 
 			}
 		case callhost.ExtNested:
 			nr := msgp.NewReader(payload)
-			if _, err := l.checkSteps(&nr, d+1, ext); err != nil {
+			if _, err := l.checkSteps(&nr, d+1, found); err != nil {
 				return err
 			}
 		case callhost.ExtPlaceholder:
@@ -93,7 +103,7 @@ func (l Limits) checkStepArgs(r *msgp.Reader, step, depth int, ext *bool) error 
 		default:
 			return errorf("step %d: unknown extension type %d", step, typ)
 		}
-		*ext = true
+		found.ext = true
 		return nil
 	})
 }
@@ -108,19 +118,26 @@ func CheckContinuationArgs(args []byte) (placeholder bool, err error) {
 // hold a result placeholder.
 func (l Limits) CheckContinuationArgs(args []byte) (placeholder bool, err error) {
 	r := msgp.NewReader(args)
+	placeholder, err = l.checkContinuationArgs(&r)
+	if err == nil && r.Len() != 0 {
+		err = errorf("continuation arguments have %d trailing bytes", r.Len())
+	}
+	return placeholder, err
+}
+
+// checkContinuationArgs checks the continuation arguments at r's position
+// and reads past them.
+func (l Limits) checkContinuationArgs(r *msgp.Reader) (placeholder bool, err error) {
 	if r.NextType() != msgp.TypeArray {
 		return false, errorf("continuation arguments are not an array")
 	}
-	err = l.scan(&r, 1, func(typ int8, _ []byte, _ int) error {
+	err = l.scan(r, 1, func(typ int8, _ []byte, _ int) error {
 		if typ != callhost.ExtPlaceholder {
 			return errorf("continuation arguments hold extension type %d", typ)
 		}
 		placeholder = true
 		return nil
 	})
-	if err == nil && r.Len() != 0 {
-		err = errorf("continuation arguments have %d trailing bytes", r.Len())
-	}
 	return placeholder, err
 }
 

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/callhost/callhost"
+	"github.com/callhost/callhost/internal/msgp"
 )
 
 // TestDecodeCallViewMatchesDecodeCall decodes envelopes with and without a
@@ -90,4 +91,168 @@ func TestHotPathDecodersDoNotAllocate(t *testing.T) {
 	if n != 0 {
 		t.Errorf("ForEachStepBytes allocates %v times per operation, want 0", n)
 	}
+}
+
+// checkCallInTwoPasses decodes a call envelope and then checks its parts. The
+// results of DecodeCheckedCall must equal these.
+func checkCallInTwoPasses(l Limits, b []byte) (CallView, CallChecks, error) {
+	var v CallView
+	var chk CallChecks
+	if err := DecodeCallView(b, &v); err != nil {
+		return v, chk, err
+	}
+	chk.Operation, chk.OperationErr = l.CheckOperation(v.Steps)
+	if v.HasCont {
+		chk.Placeholder, chk.ContArgsErr = l.CheckContinuationArgs(v.ContArgs)
+	}
+	return v, chk, nil
+}
+
+// sameCheckedCall fails t when DecodeCheckedCall's results for b differ from
+// those of decoding and checking in two passes.
+func sameCheckedCall(t *testing.T, l Limits, b []byte) {
+	t.Helper()
+	wantView, want, wantErr := checkCallInTwoPasses(l, b)
+	var v CallView
+	var chk CallChecks
+	err := l.DecodeCheckedCall(b, &v, &chk)
+	if errText(err) != errText(wantErr) {
+		t.Fatalf("error %q, want %q", errText(err), errText(wantErr))
+	}
+	if err != nil {
+		return
+	}
+	if string(v.Steps) != string(wantView.Steps) ||
+		string(v.ContArgs) != string(wantView.ContArgs) {
+		t.Errorf("steps %x and continuation args %x, want %x and %x", v.Steps, v.ContArgs,
+			wantView.Steps, wantView.ContArgs)
+	}
+	if chk.Operation != want.Operation {
+		t.Errorf("operation info %+v, want %+v", chk.Operation, want.Operation)
+	}
+	if errText(chk.OperationErr) != errText(want.OperationErr) {
+		t.Errorf("operation error %q, want %q", errText(chk.OperationErr),
+			errText(want.OperationErr))
+	}
+	if chk.Placeholder != want.Placeholder {
+		t.Errorf("placeholder %v, want %v", chk.Placeholder, want.Placeholder)
+	}
+	if errText(chk.ContArgsErr) != errText(want.ContArgsErr) {
+		t.Errorf("continuation args error %q, want %q", errText(chk.ContArgsErr),
+			errText(want.ContArgsErr))
+	}
+}
+
+func errText(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+// nestedArray returns levels arrays nested in one another around 1.
+func nestedArray(levels int) []byte {
+	var b []byte
+	for range levels {
+		b = msgp.AppendArrayHeader(b, 1)
+	}
+	return msgp.AppendInt(b, 1)
+}
+
+// rawCall returns a call envelope to calc/t with the given encoded operation
+// and continuation arguments, which need not be valid.
+func rawCall(steps, contArgs []byte) []byte {
+	b := msgp.AppendArrayHeader(nil, 5)
+	b = AppendAddress(b, callhost.Object("calc", "t"))
+	b = append(b, steps...)
+	b = msgp.AppendArrayHeader(b, 3)
+	b = msgp.AppendString(b, "got")
+	b = append(b, contArgs...)
+	b = msgp.AppendNil(b)
+	return append(b, 0, 0)
+}
+
+// stepOf returns an operation of one step with the given encoded arguments
+// and extra elements after them.
+func stepOf(args []byte, extra ...[]byte) []byte {
+	b := msgp.AppendArrayHeader(nil, 1)
+	b = msgp.AppendArrayHeader(b, 2+len(extra))
+	b = msgp.AppendString(b, "double")
+	b = append(b, args...)
+	for _, e := range extra {
+		b = append(b, e...)
+	}
+	return b
+}
+
+// checkedCallCases are call envelopes whose checks pass or fail in the ways
+// DecodeCheckedCall distinguishes.
+func checkedCallCases(t testing.TB) map[string][]byte {
+	valid, err := AppendCall(nil, callhost.Object("calc", "t"), callhost.Op("double", 2),
+		&Continuation{Handler: "got", Args: []any{1, 1 << 40, callhost.Placeholder}}, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	noCont, err := AppendCall(nil, callhost.Object("calc", "t"),
+		callhost.Op("double", 2).Then("add", callhost.Prev, 1), nil, 250, FlagForward)
+	if err != nil {
+		t.Fatal(err)
+	}
+	placeholder := msgp.AppendExt(nil, callhost.ExtPlaceholder, nil)
+	prev := msgp.AppendExt(nil, callhost.ExtPrev, nil)
+	args := func(elems ...[]byte) []byte {
+		b := msgp.AppendArrayHeader(nil, len(elems))
+		for _, e := range elems {
+			b = append(b, e...)
+		}
+		return b
+	}
+	one := msgp.AppendInt(nil, 1)
+	return map[string][]byte{
+		"valid":                       valid,
+		"no continuation":             noCont,
+		"extra step element":          rawCall(stepOf(args(one), one), args(one)),
+		"deep extra step element":     rawCall(stepOf(args(one), nestedArray(63)), args(one)),
+		"too deep extra step element": rawCall(stepOf(args(one), nestedArray(64)), args(one)),
+		"deep operation args":         rawCall(stepOf(args(nestedArray(30))), args(one)),
+		"too deep operation args":     rawCall(stepOf(args(nestedArray(70))), args(one)),
+		"placeholder in operation":    rawCall(stepOf(args(placeholder)), args(one)),
+		"operation not an array":      rawCall(one, args(one)),
+		"steps past the end":          rawCall(msgp.AppendArrayHeader(nil, 3), nil),
+		"deep continuation args":      rawCall(stepOf(args(one)), args(nestedArray(30))),
+		"too deep continuation args":  rawCall(stepOf(args(one)), args(nestedArray(70))),
+		"continuation args scalar":    rawCall(stepOf(args(one)), one),
+		"prev in continuation args":   rawCall(stepOf(args(one)), args(prev)),
+	}
+}
+
+// TestDecodeCheckedCallMatchesTwoPasses compares DecodeCheckedCall with
+// decoding and then checking, under limits where it checks in place and
+// where it cannot.
+func TestDecodeCheckedCallMatchesTwoPasses(t *testing.T) {
+	limits := map[string]Limits{
+		"default":  DefaultLimits,
+		"shallow":  {MaxDepth: 2, MaxSteps: 1},
+		"deep":     {MaxDepth: 100, MaxSteps: 64},
+		"at skip":  {MaxDepth: msgp.MaxDepth, MaxSteps: 64},
+		"below it": {MaxDepth: msgp.MaxDepth - 1, MaxSteps: 64},
+	}
+	for lname, l := range limits {
+		for name, b := range checkedCallCases(t) {
+			t.Run(lname+"/"+name, func(t *testing.T) { sameCheckedCall(t, l, b) })
+		}
+	}
+}
+
+func FuzzDecodeCheckedCall(f *testing.F) {
+	var valid [][]byte
+	for _, b := range checkedCallCases(f) {
+		valid = append(valid, b)
+	}
+	seeds(f, valid...)
+	f.Fuzz(func(t *testing.T, in []byte) {
+		skipLarge(t, in)
+		sameCheckedCall(t, DefaultLimits, in)
+		sameCheckedCall(t, Limits{MaxDepth: 3, MaxSteps: 2}, in)
+	})
 }

@@ -14,7 +14,8 @@ var targets = map[string][]string{
 	"github.com/callhost/callhost/internal/msgp":     {"FuzzSkip"},
 	"github.com/callhost/callhost/internal/preempt":  {"FuzzInstrument"},
 	"github.com/callhost/callhost/internal/abi": {"FuzzDecodeRequest", "FuzzDecodeCall",
-		"FuzzDecodeOutcome", "FuzzDecodeAlarm", "FuzzCheckOperation", "FuzzContinuationArgs"},
+		"FuzzDecodeOutcome", "FuzzDecodeAlarm", "FuzzCheckOperation", "FuzzContinuationArgs",
+		"FuzzDecodeCheckedCall"},
 }
 
 // fuzzTime is how long each target runs.
