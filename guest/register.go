@@ -127,7 +127,7 @@ func Local4[A, B, C, D, R any](name string, fn func(*Ctx, A, B, C, D) (R, error)
 
 func bind0[R any](name string, exposed bool, fn func(*Ctx) (R, error)) *handler {
 	mustFunc(name, fn == nil)
-	res := &resultSlot[R]{handler: name}
+	res := newResultSlot[R](name)
 	run := func(c *Ctx, _ *argReader, out []byte) ([]byte, error) {
 		v, err := fn(c)
 		if err != nil {
@@ -140,7 +140,7 @@ func bind0[R any](name string, exposed bool, fn func(*Ctx) (R, error)) *handler 
 
 func bind1[A, R any](name string, exposed bool, fn func(*Ctx, A) (R, error)) *handler {
 	mustFunc(name, fn == nil)
-	a, res := new(A), &resultSlot[R]{handler: name}
+	a, res := new(A), newResultSlot[R](name)
 	ua := decoderOf(a)
 	run := func(c *Ctx, args *argReader, out []byte) ([]byte, error) {
 		err := args.decode(0, a, ua)
@@ -159,7 +159,7 @@ func bind1[A, R any](name string, exposed bool, fn func(*Ctx, A) (R, error)) *ha
 
 func bind2[A, B, R any](name string, exposed bool, fn func(*Ctx, A, B) (R, error)) *handler {
 	mustFunc(name, fn == nil)
-	a, b, res := new(A), new(B), &resultSlot[R]{handler: name}
+	a, b, res := new(A), new(B), newResultSlot[R](name)
 	ua, ub := decoderOf(a), decoderOf(b)
 	run := func(c *Ctx, args *argReader, out []byte) ([]byte, error) {
 		err := args.decode(0, a, ua)
@@ -182,7 +182,7 @@ func bind2[A, B, R any](name string, exposed bool, fn func(*Ctx, A, B) (R, error
 func bind3[A, B, C, R any](name string, exposed bool,
 	fn func(*Ctx, A, B, C) (R, error)) *handler {
 	mustFunc(name, fn == nil)
-	a, b, c3, res := new(A), new(B), new(C), &resultSlot[R]{handler: name}
+	a, b, c3, res := new(A), new(B), new(C), newResultSlot[R](name)
 	ua, ub, uc := decoderOf(a), decoderOf(b), decoderOf(c3)
 	run := func(c *Ctx, args *argReader, out []byte) ([]byte, error) {
 		err := args.decode(0, a, ua)
@@ -209,7 +209,7 @@ func bind4[A, B, C, D, R any](name string, exposed bool,
 	fn func(*Ctx, A, B, C, D) (R, error)) *handler {
 	mustFunc(name, fn == nil)
 	a, b, c3, d, res := new(A), new(B), new(C), new(D),
-		&resultSlot[R]{handler: name}
+		newResultSlot[R](name)
 	ua, ub, uc, ud := decoderOf(a), decoderOf(b), decoderOf(c3), decoderOf(d)
 	run := func(c *Ctx, args *argReader, out []byte) ([]byte, error) {
 		err := args.decode(0, a, ua)
@@ -262,9 +262,26 @@ func take[T any](slot *T) T {
 type resultSlot[R any] struct {
 	v       R
 	handler string
+	none    bool // R is None, which encodes as nil
 }
 
+func newResultSlot[R any](handler string) *resultSlot[R] {
+	s := &resultSlot[R]{handler: handler}
+	_, s.none = any(&s.v).(*None)
+	return s
+}
+
+// append appends the encoding of v. A handler returning None, as
+// continuations usually do, gets its nil without the type switch of
+// appendValue.
 func (s *resultSlot[R]) append(out []byte, v R) ([]byte, error) {
+	if s.none {
+		return append(out, 0xc0), nil
+	}
+	return s.appendValue(out, v)
+}
+
+func (s *resultSlot[R]) appendValue(out []byte, v R) ([]byte, error) {
 	s.v = v
 	out, err := appendValue(out, &s.v)
 	take(&s.v)
