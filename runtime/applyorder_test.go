@@ -1,0 +1,157 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/callhost/callhost"
+)
+
+// tableEntry returns the object that the table holds for addr, or nil, and
+// how many of its committed runs wait to be applied.
+func tableEntry(rt *Runtime, addr callhost.Address) (*object, int) {
+	sh := rt.objects.shard(addr)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	o := sh.m[addr]
+	if o == nil {
+		return nil, 0
+	}
+	return o, len(o.toApply)
+}
+
+// waitAppliesLeft polls until the table's object for addr has n committed
+// runs waiting to be applied, and returns it.
+func waitAppliesLeft(t *testing.T, rt *Runtime, addr callhost.Address, n int) *object {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		o, left := tableEntry(rt, addr)
+		if o != nil && left == n {
+			return o
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s has %d runs waiting to be applied after 30s, want %d (object %p)",
+				addr, left, n, o)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// waitIdle polls until no message is queued, running or waiting to be applied.
+func waitIdle(t *testing.T, rt *Runtime) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for rt.Stats().Active != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("runtime still active after 30s (stats %+v)", rt.Stats())
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestRejectedCallKeepsApplyingObject checks that an object whose committed
+// runs are still being applied stays in the object table when a call to it
+// is rejected. Were it dropped, the next call would activate a second object
+// for the address, whose runs apply at once and overtake the older runs, so
+// calls from one sender would start out of order.
+//
+// The outside caller's Done blocks to hold the first run's apply open. The
+// Done contract forbids blocking, but here it only holds one of two workers.
+func TestRejectedCallKeepsApplyingObject(t *testing.T) {
+	rt := newRuntime(t, Options{Workers: 2, MaxBatch: 1, StrikeLimit: 1,
+		ThrottleTime: 200 * time.Millisecond, MaxThrottleTime: 200 * time.Millisecond})
+	sender := callhost.Object("caller", "seq")
+	entered, hold := make(chan struct{}), make(chan struct{})
+	released := false
+	unblock := func() {
+		if !released {
+			released = true
+			close(hold)
+		}
+	}
+	t.Cleanup(unblock) // runs before the runtime's shutdown, registered earlier
+
+	// Run 1 of the sender returns to a caller whose Done blocks the apply.
+	err := rt.CallFunc(sender, callhost.Op("sendSeq", "seq", 0), func(callhost.Result, error) {
+		close(entered)
+		<-hold
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-entered
+
+	// Run 2 sends call 1 to calc/seq and waits behind run 1 to be applied.
+	if err := rt.Send(sender, callhost.Op("sendSeq", "seq", 1)); err != nil {
+		t.Fatal(err)
+	}
+	applying := waitAppliesLeft(t, rt, sender, 1)
+
+	// A trap throttles the class, so the next call to the sender is rejected.
+	_, err = call(t, rt, "caller/trap", callhost.Op("panic"))
+	wantCode(t, err, callhost.CodeGuestTrap)
+	err = rt.Send(sender, callhost.Op("sendSeq", "seq", 1))
+	wantCode(t, err, callhost.CodeThrottled)
+	if o, _ := tableEntry(rt, sender); o != applying {
+		t.Errorf("after a rejected call the table holds object %p for %s, want %p, "+
+			"whose runs are still being applied", o, sender, applying)
+	}
+
+	// Run 3 sends call 2 once the throttle ends. It must be applied after
+	// run 2.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		err = rt.Send(sender, callhost.Op("sendSeq", "seq", 1))
+		if !errors.Is(err, callhost.ErrThrottled) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("caller still throttled after 30s: %v", err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitSentStored(t, rt, sender, 2)
+
+	unblock()
+	waitIdle(t, rt)
+	m := stats(t, rt, "calc/seq")
+	if m["last"] != 2 {
+		t.Errorf("calc/seq last received call %d, want 2 (stats %v)", m["last"], m)
+	}
+	if m["out_of_order"] != 0 {
+		t.Errorf("calc/seq received %d calls out of order (stats %v)", m["out_of_order"], m)
+	}
+}
+
+// waitSentStored polls the store directly, not through a turn, until the
+// "sent" counter of addr reaches n. The run that sent call n has then
+// committed.
+func waitSentStored(t *testing.T, rt *Runtime, addr callhost.Address, n int) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		v, ok, err := rt.store.Get(context.Background(), addr, []byte("sent"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var sent int
+		if ok {
+			if err := callhost.Result(v).Decode(&sent); err != nil {
+				t.Fatalf("decode %s sent: %v", addr, err)
+			}
+		}
+		if sent >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s sent = %d after 30s, want %d", addr, sent, n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
