@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/callhost/callhost"
+	"github.com/callhost/callhost/store"
 )
 
 // tableEntry returns the object that the table holds for addr, or nil, and
@@ -153,5 +154,60 @@ func waitSentStored(t *testing.T, rt *Runtime, addr callhost.Address, n int) {
 			t.Fatalf("%s sent = %d after 30s, want %d", addr, sent, n)
 		}
 		time.Sleep(time.Millisecond)
+	}
+}
+
+// sendSeqRounds makes the sender caller/seq send calls to calc/seq in runs
+// that alternate between many calls and one, and returns how many calls it
+// sends in all.
+func sendSeqRounds(t *testing.T, rt *Runtime, rounds, many int) int {
+	t.Helper()
+	sender := callhost.Object("caller", "seq")
+	for i := 0; i < rounds; i++ {
+		for _, n := range []int{many, 1} {
+			if err := rt.Send(sender, callhost.Op("sendSeq", "seq", n)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	return rounds * (many + 1)
+}
+
+// TestCallOrderWithFailedCommits checks that calls from one sender start in
+// the order they were made when some commits fail. A failed run is undone
+// and runs again while the sender's earlier committed runs may still be
+// waiting to be applied.
+func TestCallOrderWithFailedCommits(t *testing.T) {
+	st := &flakyStore{Store: store.NewMemory()}
+	rt := newRuntime(t, Options{Store: st, MaxBatch: 1})
+	st.failing.Store(true)
+	// Every failed commit delays its object by 100 ms or more, so the calls
+	// are few.
+	total := sendSeqRounds(t, rt, 4, 20)
+	m := waitStat(t, rt, "calc/seq", "last", total)
+	st.failing.Store(false)
+	if st.failed.Load() == 0 {
+		t.Fatal("no commit failed, so the test proves nothing")
+	}
+	if m["last"] != total {
+		t.Errorf("calc/seq last received call %d, want %d", m["last"], total)
+	}
+	if m["out_of_order"] != 0 {
+		t.Errorf("calc/seq received %d calls out of order (stats %v)", m["out_of_order"], m)
+	}
+}
+
+// TestCallOrderDurable checks that calls from one sender start in the order
+// they were made with the bbolt store, whose committer goroutine applies
+// committed runs.
+func TestCallOrderDurable(t *testing.T) {
+	rt := newRuntime(t, Options{DataDir: t.TempDir(), MaxBatch: 1})
+	total := sendSeqRounds(t, rt, 5, 300)
+	m := waitStat(t, rt, "calc/seq", "last", total)
+	if m["last"] != total {
+		t.Errorf("calc/seq last received call %d, want %d", m["last"], total)
+	}
+	if m["out_of_order"] != 0 {
+		t.Errorf("calc/seq received %d calls out of order (stats %v)", m["out_of_order"], m)
 	}
 }
