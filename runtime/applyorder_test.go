@@ -211,3 +211,61 @@ func TestCallOrderDurable(t *testing.T) {
 		t.Errorf("calc/seq received %d calls out of order (stats %v)", m["out_of_order"], m)
 	}
 }
+
+// TestShutdownWaitsForPendingApplies checks that Shutdown waits for a
+// committed run queued behind another run's apply, and that the call the
+// queued run made runs before Shutdown returns.
+func TestShutdownWaitsForPendingApplies(t *testing.T) {
+	rt := newRuntime(t, Options{Workers: 2, MaxBatch: 1})
+	sender := callhost.Object("caller", "seq")
+	entered, hold := make(chan struct{}), make(chan struct{})
+	released := false
+	unblock := func() {
+		if !released {
+			released = true
+			close(hold)
+		}
+	}
+	t.Cleanup(unblock) // runs before the runtime's shutdown, registered earlier
+
+	err := rt.CallFunc(sender, callhost.Op("sendSeq", "seq", 0), func(callhost.Result, error) {
+		close(entered)
+		<-hold
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-entered
+	if err := rt.Send(sender, callhost.Op("sendSeq", "seq", 1)); err != nil {
+		t.Fatal(err)
+	}
+	waitAppliesLeft(t, rt, sender, 1)
+
+	stopped := make(chan error, 1)
+	go func() { stopped <- rt.Shutdown(context.Background()) }()
+	select {
+	case err := <-stopped:
+		t.Fatalf("Shutdown returned %v while a committed run waited to be applied", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	unblock()
+	if err := <-stopped; err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
+
+	// The runtime is stopped, so the memory store shows what calc/seq ran.
+	v, ok, err := rt.store.Get(context.Background(), callhost.Object("calc", "seq"),
+		[]byte("last"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var last int
+	if ok {
+		if err := callhost.Result(v).Decode(&last); err != nil {
+			t.Fatalf("decode calc/seq last: %v", err)
+		}
+	}
+	if last != 1 {
+		t.Errorf("calc/seq last received call %d before Shutdown returned, want 1", last)
+	}
+}
