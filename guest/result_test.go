@@ -288,3 +288,77 @@ func TestIntResultArgument(t *testing.T) {
 		t.Errorf("outcome 2^63 into Result[int]: turn outcome %v, want bad_request", failed)
 	}
 }
+
+// decodeIntOutcomeGeneral decodes an outcome into a Result[int] the way the
+// general decoder does, without readIntOutcome, as the reference for it.
+func decodeIntOutcomeGeneral(rd *msgp.Reader) (Result[int], error) {
+	var r Result[int]
+	value, failed, err := abi.ReadOutcome(rd)
+	if err != nil {
+		return r, err
+	}
+	if failed != nil {
+		r.Err = failed
+		return r, nil
+	}
+	err = decodeValue(value, &r.Value)
+	return r, err
+}
+
+// TestIntResultMatchesGeneralDecoder checks that a Result[int] argument
+// decodes every outcome shape as the general decoder does: the same value,
+// error outcome, decode failure and bytes consumed, whether or not
+// readIntOutcome takes it.
+func TestIntResultMatchesGeneralDecoder(t *testing.T) {
+	cases := map[string][]byte{
+		"fixint":              {0x92, 0x00, 0x05},
+		"negative fixint":     {0x92, 0x00, 0xe0},
+		"uint8 form of 5":     {0x92, 0x00, 0xcc, 0x05},
+		"int64 max":           abi.AppendOK(nil, msgp.AppendInt(nil, 1<<63-1)),
+		"int64 min":           abi.AppendOK(nil, msgp.AppendInt(nil, -1<<63)),
+		"uint64 max":          abi.AppendOK(nil, msgp.AppendUint(nil, 1<<64-1)),
+		"code in uint8 form":  {0x92, 0xcc, 0x00, 0x05},
+		"nil value":           {0x92, 0x00, 0xc0},
+		"float64 2.0":         {0x92, 0x00, 0xcb, 0x40, 0x00, 0, 0, 0, 0, 0, 0},
+		"float64 2.5":         {0x92, 0x00, 0xcb, 0x40, 0x04, 0, 0, 0, 0, 0, 0},
+		"true":                {0x92, 0x00, 0xc3},
+		"string":              {0x92, 0x00, 0xa1, '5'},
+		"three elements":      {0x93, 0x00, 0x05, 0x07},
+		"one element":         {0x91, 0x00},
+		"array16 header":      {0xdc, 0x00, 0x02, 0x00, 0x05},
+		"truncated uint16":    {0x92, 0x00, 0xcd, 0x01},
+		"truncated array":     {0x92, 0x00},
+		"error outcome":       abi.AppendError(nil, callhost.CodeTimeout, "late"),
+		"error code as int16": {0x92, 0xd1, 0x01, 0x00, 0xa1, 'x'},
+	}
+	for name, outcome := range cases {
+		// A trailing argument shows how far each decoder read.
+		input := append(append([]byte(nil), outcome...), 0x06)
+
+		wantReader := msgp.NewReader(input)
+		want, wantErr := decodeIntOutcomeGeneral(&wantReader)
+
+		gotReader := msgp.NewReader(input)
+		var got Result[int]
+		gotErr := got.decodeArg(&gotReader)
+
+		if (gotErr != nil) != (wantErr != nil) {
+			t.Errorf("%s: decode error %v, general decoder error %v", name, gotErr, wantErr)
+			continue
+		}
+		if gotErr != nil {
+			continue
+		}
+		if got.Value != want.Value {
+			t.Errorf("%s: value %d, general decoder value %d", name, got.Value, want.Value)
+		}
+		if (got.Err == nil) != (want.Err == nil) ||
+			(got.Err != nil && *got.Err != *want.Err) {
+			t.Errorf("%s: outcome error %v, general decoder outcome error %v",
+				name, got.Err, want.Err)
+		}
+		if got, want := gotReader.Offset(), wantReader.Offset(); got != want {
+			t.Errorf("%s: read %d bytes, general decoder read %d", name, got, want)
+		}
+	}
+}

@@ -142,7 +142,9 @@ func (rt *Runtime) enqueueMessages(addr callhost.Address, c *class, msgs []*mess
 		queued++
 	}
 	if queued == 0 {
-		if len(o.queue) == 0 && !o.scheduled {
+		// An object with runs left to apply stays, so that its next run is
+		// applied after them.
+		if len(o.queue) == 0 && !o.scheduled && !o.applying {
 			delete(sh.m, addr)
 		}
 		sh.mu.Unlock()

@@ -91,3 +91,53 @@ func TestSimpleCallDeclinesOtherShapes(t *testing.T) {
 		}
 	}
 }
+
+// TestSimpleCallBoundaryShapes checks the shapes at the edges of what
+// appendSimpleCall encodes: no arguments, empty and 31-byte strings, 15
+// arguments, and buffers with and without spare capacity. Each must be
+// accepted and match the general encoder byte for byte.
+func TestSimpleCallBoundaryShapes(t *testing.T) {
+	maxString := strings.Repeat("y", 31)
+	fifteen := make([]any, 15)
+	for i := range fifteen {
+		fifteen[i] = math.MinInt64 + i
+	}
+	markers := make([]any, 15)
+	for i := range markers {
+		markers[i] = callhost.Placeholder
+	}
+	cases := []struct {
+		name   string
+		target callhost.Address
+		op     callhost.Operation
+		cont   *Continuation
+	}{
+		{"no arguments", callhost.Object("calc", "t"), callhost.Op("ping"), nil},
+		{"empty arguments", callhost.Object("calc", "t"), callhost.Op("ping", []any{}...),
+			&Continuation{Handler: "got", Args: []any{}}},
+		{"empty strings", callhost.Object("", ""), callhost.Op(""), &Continuation{}},
+		{"31-byte strings", callhost.Object(maxString, maxString), callhost.Op(maxString, 1),
+			&Continuation{Handler: maxString, Args: []any{callhost.Prev}}},
+		{"15 wide integers", callhost.Object("calc", "t"), callhost.Op("sum", fifteen...),
+			&Continuation{Handler: "got", Args: fifteen}},
+		{"15 markers", callhost.Object("calc", "t"), callhost.Op("sum", markers...),
+			&Continuation{Handler: "got", Args: markers}},
+	}
+	for _, tc := range cases {
+		for _, prefix := range [][]byte{nil, []byte("prefix"), make([]byte, 3, 1024)} {
+			want, err := appendCallAny(append([]byte(nil), prefix...), tc.target, tc.op,
+				tc.cont, 5, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, ok := appendSimpleCall(prefix, tc.target, tc.op, tc.cont, 5, 1)
+			if !ok {
+				t.Errorf("%s, prefix %q: appendSimpleCall declined it", tc.name, prefix)
+				continue
+			}
+			if !bytes.Equal(got, want) {
+				t.Errorf("%s, prefix %q:\n got % x\nwant % x", tc.name, prefix, got, want)
+			}
+		}
+	}
+}

@@ -1,0 +1,271 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/callhost/callhost"
+	"github.com/callhost/callhost/store"
+)
+
+// tableEntry returns the object that the table holds for addr, or nil, and
+// how many of its committed runs wait to be applied.
+func tableEntry(rt *Runtime, addr callhost.Address) (*object, int) {
+	sh := rt.objects.shard(addr)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	o := sh.m[addr]
+	if o == nil {
+		return nil, 0
+	}
+	return o, len(o.toApply)
+}
+
+// waitAppliesLeft polls until the table's object for addr has n committed
+// runs waiting to be applied, and returns it.
+func waitAppliesLeft(t *testing.T, rt *Runtime, addr callhost.Address, n int) *object {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		o, left := tableEntry(rt, addr)
+		if o != nil && left == n {
+			return o
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s has %d runs waiting to be applied after 30s, want %d (object %p)",
+				addr, left, n, o)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// waitIdle polls until no message is queued, running or waiting to be applied.
+func waitIdle(t *testing.T, rt *Runtime) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for rt.Stats().Active != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("runtime still active after 30s (stats %+v)", rt.Stats())
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestRejectedCallKeepsApplyingObject checks that an object whose committed
+// runs are still being applied stays in the object table when a call to it
+// is rejected. Were it dropped, the next call would activate a second object
+// for the address, whose runs apply at once and overtake the older runs, so
+// calls from one sender would start out of order.
+//
+// The outside caller's Done blocks to hold the first run's apply open. The
+// Done contract forbids blocking, but here it only holds one of two workers.
+func TestRejectedCallKeepsApplyingObject(t *testing.T) {
+	rt := newRuntime(t, Options{Workers: 2, MaxBatch: 1, StrikeLimit: 1,
+		ThrottleTime: 200 * time.Millisecond, MaxThrottleTime: 200 * time.Millisecond})
+	sender := callhost.Object("caller", "seq")
+	entered, hold := make(chan struct{}), make(chan struct{})
+	released := false
+	unblock := func() {
+		if !released {
+			released = true
+			close(hold)
+		}
+	}
+	t.Cleanup(unblock) // runs before the runtime's shutdown, registered earlier
+
+	// Run 1 of the sender returns to a caller whose Done blocks the apply.
+	err := rt.CallFunc(sender, callhost.Op("sendSeq", "seq", 0), func(callhost.Result, error) {
+		close(entered)
+		<-hold
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-entered
+
+	// Run 2 sends call 1 to calc/seq and waits behind run 1 to be applied.
+	if err := rt.Send(sender, callhost.Op("sendSeq", "seq", 1)); err != nil {
+		t.Fatal(err)
+	}
+	applying := waitAppliesLeft(t, rt, sender, 1)
+
+	// A trap throttles the class, so the next call to the sender is rejected.
+	_, err = call(t, rt, "caller/trap", callhost.Op("panic"))
+	wantCode(t, err, callhost.CodeGuestTrap)
+	err = rt.Send(sender, callhost.Op("sendSeq", "seq", 1))
+	wantCode(t, err, callhost.CodeThrottled)
+	if o, _ := tableEntry(rt, sender); o != applying {
+		t.Errorf("after a rejected call the table holds object %p for %s, want %p, "+
+			"whose runs are still being applied", o, sender, applying)
+	}
+
+	// Run 3 sends call 2 once the throttle ends. It must be applied after
+	// run 2.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		err = rt.Send(sender, callhost.Op("sendSeq", "seq", 1))
+		if !errors.Is(err, callhost.ErrThrottled) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("caller still throttled after 30s: %v", err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitSentStored(t, rt, sender, 2)
+
+	unblock()
+	waitIdle(t, rt)
+	m := stats(t, rt, "calc/seq")
+	if m["last"] != 2 {
+		t.Errorf("calc/seq last received call %d, want 2 (stats %v)", m["last"], m)
+	}
+	if m["out_of_order"] != 0 {
+		t.Errorf("calc/seq received %d calls out of order (stats %v)", m["out_of_order"], m)
+	}
+}
+
+// waitSentStored polls the store directly, not through a turn, until the
+// "sent" counter of addr reaches n. The run that sent call n has then
+// committed.
+func waitSentStored(t *testing.T, rt *Runtime, addr callhost.Address, n int) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		v, ok, err := rt.store.Get(context.Background(), addr, []byte("sent"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var sent int
+		if ok {
+			if err := callhost.Result(v).Decode(&sent); err != nil {
+				t.Fatalf("decode %s sent: %v", addr, err)
+			}
+		}
+		if sent >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s sent = %d after 30s, want %d", addr, sent, n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// sendSeqRounds makes the sender caller/seq send calls to calc/seq in runs
+// that alternate between many calls and one, and returns how many calls it
+// sends in all.
+func sendSeqRounds(t *testing.T, rt *Runtime, rounds, many int) int {
+	t.Helper()
+	sender := callhost.Object("caller", "seq")
+	for i := 0; i < rounds; i++ {
+		for _, n := range []int{many, 1} {
+			if err := rt.Send(sender, callhost.Op("sendSeq", "seq", n)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	return rounds * (many + 1)
+}
+
+// TestCallOrderWithFailedCommits checks that calls from one sender start in
+// the order they were made when some commits fail. A failed run is undone
+// and runs again while the sender's earlier committed runs may still be
+// waiting to be applied.
+func TestCallOrderWithFailedCommits(t *testing.T) {
+	st := &flakyStore{Store: store.NewMemory()}
+	rt := newRuntime(t, Options{Store: st, MaxBatch: 1})
+	st.failing.Store(true)
+	// Every failed commit delays its object by 100 ms or more, so the calls
+	// are few.
+	total := sendSeqRounds(t, rt, 4, 20)
+	m := waitStat(t, rt, "calc/seq", "last", total)
+	st.failing.Store(false)
+	if st.failed.Load() == 0 {
+		t.Fatal("no commit failed, so the test proves nothing")
+	}
+	if m["last"] != total {
+		t.Errorf("calc/seq last received call %d, want %d", m["last"], total)
+	}
+	if m["out_of_order"] != 0 {
+		t.Errorf("calc/seq received %d calls out of order (stats %v)", m["out_of_order"], m)
+	}
+}
+
+// TestCallOrderDurable checks that calls from one sender start in the order
+// they were made with the bbolt store, whose committer goroutine applies
+// committed runs.
+func TestCallOrderDurable(t *testing.T) {
+	rt := newRuntime(t, Options{DataDir: t.TempDir(), MaxBatch: 1})
+	total := sendSeqRounds(t, rt, 5, 300)
+	m := waitStat(t, rt, "calc/seq", "last", total)
+	if m["last"] != total {
+		t.Errorf("calc/seq last received call %d, want %d", m["last"], total)
+	}
+	if m["out_of_order"] != 0 {
+		t.Errorf("calc/seq received %d calls out of order (stats %v)", m["out_of_order"], m)
+	}
+}
+
+// TestShutdownWaitsForPendingApplies checks that Shutdown waits for a
+// committed run queued behind another run's apply, and that the call the
+// queued run made runs before Shutdown returns.
+func TestShutdownWaitsForPendingApplies(t *testing.T) {
+	rt := newRuntime(t, Options{Workers: 2, MaxBatch: 1})
+	sender := callhost.Object("caller", "seq")
+	entered, hold := make(chan struct{}), make(chan struct{})
+	released := false
+	unblock := func() {
+		if !released {
+			released = true
+			close(hold)
+		}
+	}
+	t.Cleanup(unblock) // runs before the runtime's shutdown, registered earlier
+
+	err := rt.CallFunc(sender, callhost.Op("sendSeq", "seq", 0), func(callhost.Result, error) {
+		close(entered)
+		<-hold
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-entered
+	if err := rt.Send(sender, callhost.Op("sendSeq", "seq", 1)); err != nil {
+		t.Fatal(err)
+	}
+	waitAppliesLeft(t, rt, sender, 1)
+
+	stopped := make(chan error, 1)
+	go func() { stopped <- rt.Shutdown(context.Background()) }()
+	select {
+	case err := <-stopped:
+		t.Fatalf("Shutdown returned %v while a committed run waited to be applied", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	unblock()
+	if err := <-stopped; err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
+
+	// The runtime is stopped, so the memory store shows what calc/seq ran.
+	v, ok, err := rt.store.Get(context.Background(), callhost.Object("calc", "seq"),
+		[]byte("last"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var last int
+	if ok {
+		if err := callhost.Result(v).Decode(&last); err != nil {
+			t.Fatalf("decode calc/seq last: %v", err)
+		}
+	}
+	if last != 1 {
+		t.Errorf("calc/seq last received call %d before Shutdown returned, want 1", last)
+	}
+}
