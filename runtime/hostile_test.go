@@ -3,6 +3,7 @@ package runtime
 import (
 	"context"
 	"fmt"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -220,4 +221,46 @@ func TestHostileFloodOfUnknownTargets(t *testing.T) {
 	if s := rt.class("hostile").pool.Stats(); s.Discarded != 0 {
 		t.Fatalf("pool stats %+v: want no instance discarded", s)
 	}
+}
+
+// TestWorkerProfileLabels checks that a worker carries the profiler label of
+// the class whose object it runs, and drops it when the run ends.
+func TestWorkerProfileLabels(t *testing.T) {
+	rt := newHostileRuntime(t, 5*time.Second)
+	done := make(chan error, 1)
+	go func() {
+		_, err := rt.Call(context.Background(), callhost.Object("hostile", "label"),
+			callhost.Op("sleep", 500))
+		done <- err
+	}()
+	const label = `"class":"hostile"`
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(goroutineProfile(t), label) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no goroutine has the label %s while hostile/label sleeps", label)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	// The worker resets its labels after the run, which may end after the
+	// outcome reached the caller, so the check polls.
+	for strings.Contains(goroutineProfile(t), label) {
+		if time.Now().After(deadline) {
+			t.Fatalf("a goroutine still has the label %s after the run ended", label)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// goroutineProfile returns the goroutine profile in its text form, which
+// lists each goroutine's labels.
+func goroutineProfile(t *testing.T) string {
+	t.Helper()
+	var b strings.Builder
+	if err := pprof.Lookup("goroutine").WriteTo(&b, 1); err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
 }

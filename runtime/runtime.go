@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"sort"
 	"strings"
 	"sync"
@@ -64,6 +65,10 @@ type class struct {
 	queued atomic.Int64 // calls accepted and not yet started on objects of the class
 	health *classHealth
 	sched  classQueue // guarded by Runtime.runq
+	// labels carries the profiler label class=<name>, which a worker sets
+	// while it runs the class's objects, so that CPU profiles split the
+	// workers' time, wasm included, by class.
+	labels context.Context
 }
 
 // New starts a runtime with no classes loaded. Call [Runtime.Shutdown] to stop
@@ -211,7 +216,8 @@ func (rt *Runtime) Load(ctx context.Context, name string, wasm []byte) error {
 		return fmt.Errorf("load class %q: already loaded", name)
 	}
 	c := &class{name: name, module: mod, pool: pool, rule: rt.ruleFor(name),
-		health: newClassHealth(name, &rt.opts, rt.log)}
+		health: newClassHealth(name, &rt.opts, rt.log),
+		labels: pprof.WithLabels(context.Background(), pprof.Labels("class", name))}
 	rt.classes[name] = c
 	parked := rt.parked[name]
 	delete(rt.parked, name)

@@ -3,6 +3,7 @@ package runtime
 import (
 	"context"
 	"fmt"
+	"runtime/pprof"
 	"time"
 
 	"github.com/callhost/callhost"
@@ -16,7 +17,9 @@ func (rt *Runtime) work() {
 		if o == nil {
 			return
 		}
+		pprof.SetGoroutineLabels(o.class.labels)
 		rt.runObject(t, o)
+		pprof.SetGoroutineLabels(context.Background())
 	}
 }
 
