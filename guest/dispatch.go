@@ -230,6 +230,14 @@ func (a *argReader) decode(i int, p any, u argDecoder) error {
 		*v, err = a.r.ReadBool()
 	case *float64:
 		*v, err = a.r.ReadFloat64()
+	case *Result[int]:
+		// The usual continuation outcome, read here to save a wasm guest
+		// the calls through argDecoder and the generic method.
+		if readIntOutcome(&a.r, &v.Value) {
+			v.Err = nil
+		} else {
+			err = v.decodeArg(&a.r)
+		}
 	default:
 		if u != nil {
 			err = u.decodeArg(&a.r)
