@@ -117,12 +117,7 @@ func (rt *Runtime) continuation(id uint64, p *pending, value []byte,
 			return nil, scratch
 		}
 	}
-	msg := p.cont
-	p.cont = nil
-	if msg == nil {
-		msg = new(message)
-	}
-	*msg = message{
+	msg := &message{
 		kind:    msgContinuation,
 		callID:  id,
 		from:    p.target,

@@ -30,25 +30,29 @@ type stagedCall struct {
 	p   *pending // nil for a call without a continuation
 }
 
-// callRecord is the memory of the three parts of a call with a
-// continuation, allocated together. No part is ever reused for another
-// call. The target's queue and then its turn own invoke, the run and then
-// the pending table own pending, and the caller's queue and then its turn
-// own cont. Durable records are encoded
+// callRecord is the memory of the invoke and the pending entry of a call
+// with a continuation, allocated together. No part is ever reused for
+// another call. The target's queue and then its turn own invoke, and the run
+// and then the pending table own pending. Durable records are encoded
 // copies. The garbage collector frees the record once no part is referenced.
+//
+// The continuation message is allocated when the outcome arrives, on the
+// worker of the call's target. In the record it would grow the
+// record, which the calling object's turn allocates and clears on its
+// serial path, from the 480-byte size class to the 704-byte one.
 type callRecord struct {
 	invoke  message
 	pending pending
-	cont    message
 	// owned holds the copies of the operation and the continuation arguments
-	// when they fit, as they do for calls with a few scalar arguments. It
-	// takes space that the record's size class, 704 bytes on 64-bit
-	// platforms, would leave unused, as TestCallRecordFitsSizeClass checks.
+	// when they fit, as they do for calls with a few scalar arguments, so
+	// that they need no allocation of their own. With it the record fills
+	// the 480-byte size class on 64-bit platforms, as
+	// TestCallRecordFitsSizeClass checks.
 	owned [callRecordOwned]byte
 }
 
 // callRecordOwned is the size of callRecord.owned.
-const callRecordOwned = 40
+const callRecordOwned = 48
 
 // Call implements host.Effects: it checks a call envelope from the guest and
 // stages the call.
@@ -125,7 +129,6 @@ func (t *turn) Call(envelope []byte) (uint64, error) {
 		hops:        t.msg.hops,
 		durable:     t.rt.durable,
 	}
-	rec.pending.cont = &rec.cont
 	t.calls = append(t.calls, stagedCall{msg: &rec.invoke, p: &rec.pending})
 	t.withCont++
 	return id, nil

@@ -26,12 +26,6 @@ type pending struct {
 
 	deadline time.Time
 	durable  bool // the pending call is kept in the store
-
-	// cont, when not nil, is memory for the continuation message, allocated
-	// with the pending call. The settle that takes the call from the table
-	// fills it once and clears this field. Pending calls recovered from the
-	// store and those of callers outside the runtime have none.
-	cont *message
 }
 
 // pendingTable maps call ids to pending calls. Taking an entry out is the one
