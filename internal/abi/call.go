@@ -2,6 +2,7 @@ package abi
 
 import (
 	"math"
+	"unsafe"
 
 	"github.com/callhost/callhost"
 	"github.com/callhost/callhost/internal/msgp"
@@ -304,103 +305,124 @@ func appendSimpleCall(b []byte, target callhost.Address, op callhost.Operation,
 	if cap(b)-n < need {
 		b = append(b[:n:n], make([]byte, need)...)
 	}
-	b = b[:n+need]
-	b[n], b[n+1] = 0x95, 0x92 // envelope, target address
-	n = putShortString(b, n+2, target.Class)
-	n = putShortString(b, n, target.ID)
-	b[n], b[n+1] = 0x91, 0x92 // one step of [handler, args]
-	n = putShortString(b, n+2, steps[0].Handler)
-	var ok bool
-	if n, ok = putSimpleArgs(b, n, steps[0].Args); !ok {
-		return b[:len(b)-need], false
+	w := envelopeWriter{p: unsafe.Pointer(unsafe.SliceData(b)), n: n}
+	w.put2(0x95, 0x92) // envelope, target address
+	w.shortString(target.Class)
+	w.shortString(target.ID)
+	w.put2(0x91, 0x92) // one step of [handler, args]
+	w.shortString(steps[0].Handler)
+	if !w.simpleArgs(steps[0].Args) {
+		return b[:n], false
 	}
 	if cont == nil {
-		b[n] = 0xc0
-		n++
+		w.put(0xc0)
 	} else {
-		b[n] = 0x93 // [handler, args, object]
-		n = putShortString(b, n+1, cont.Handler)
-		if n, ok = putSimpleArgs(b, n, cont.Args); !ok {
-			return b[:len(b)-need], false
+		w.put(0x93) // [handler, args, object]
+		w.shortString(cont.Handler)
+		if !w.simpleArgs(cont.Args) {
+			return b[:n], false
 		}
-		b[n] = 0xc0
-		n++
+		w.put(0xc0)
 	}
-	b[n], b[n+1] = byte(timeoutMS), byte(flags)
-	return b[:n+2], true
+	w.put2(byte(timeoutMS), byte(flags))
+	return b[:w.n], true
 }
 
-// putShortString writes s, at most 31 bytes, as a fixstr at b[n:] and returns
-// the offset after it. Its bytes are copied in a loop, which a wasm guest
-// runs faster than a call of memmove.
-func putShortString(b []byte, n int, s string) int {
-	b[n] = 0xa0 | byte(len(s))
-	n++
+// envelopeWriter writes an envelope into memory whose size appendSimpleCall
+// has reserved. It writes through a pointer without bounds checks, which in
+// a wasm guest cost as much as the stores themselves. Every write stays
+// within the reserved size, which counts the widest encoding of each value;
+// the tests in call_test.go encode the widest values of each shape.
+type envelopeWriter struct {
+	p unsafe.Pointer // first byte of the buffer
+	n int            // offset of the next byte
+}
+
+func (w *envelopeWriter) put(c byte) {
+	*(*byte)(unsafe.Add(w.p, w.n)) = c
+	w.n++
+}
+
+func (w *envelopeWriter) put2(c, d byte) {
+	*(*byte)(unsafe.Add(w.p, w.n)) = c
+	*(*byte)(unsafe.Add(w.p, w.n+1)) = d
+	w.n += 2
+}
+
+// shortString writes s, at most 31 bytes, as a fixstr. Its bytes are copied
+// in a loop, which a wasm guest runs faster than a call of memmove.
+func (w *envelopeWriter) shortString(s string) {
+	w.put(0xa0 | byte(len(s)))
+	q := unsafe.Add(w.p, w.n)
 	for i := 0; i < len(s); i++ {
-		b[n+i] = s[i]
+		*(*byte)(unsafe.Add(q, i)) = s[i]
 	}
-	return n + len(s)
+	w.n += len(s)
 }
 
-// putSimpleArgs writes args, at most 15 ints and markers, as a fixarray at
-// b[n:] and returns the offset after it. It reports false when an argument has
-// another type.
-func putSimpleArgs(b []byte, n int, args []any) (int, bool) {
-	b[n] = 0x90 | byte(len(args))
-	n++
+// simpleArgs writes args, at most 15 ints and markers, as a fixarray. It
+// reports false when an argument has another type.
+func (w *envelopeWriter) simpleArgs(args []any) bool {
+	w.put(0x90 | byte(len(args)))
 	for _, a := range args {
 		switch v := a.(type) {
 		case int:
-			n = putInt(b, n, int64(v))
+			w.integer(int64(v))
 		case callhost.Marker:
 			// A marker is an ext 8 value of length 0.
 			switch v {
 			case callhost.Placeholder:
-				b[n], b[n+1], b[n+2] = 0xc7, 0, byte(callhost.ExtPlaceholder)
+				w.put2(0xc7, 0)
+				w.put(byte(callhost.ExtPlaceholder))
 			case callhost.Prev:
-				b[n], b[n+1], b[n+2] = 0xc7, 0, byte(callhost.ExtPrev)
+				w.put2(0xc7, 0)
+				w.put(byte(callhost.ExtPrev))
 			default:
-				return n, false
+				return false
 			}
-			n += 3
 		default:
-			return n, false
+			return false
 		}
 	}
-	return n, true
+	return true
 }
 
-// putInt writes v in its shortest form at b[n:], which has room for 9 bytes,
-// and returns the offset after it.
-func putInt(b []byte, n int, v int64) int {
+// integer writes v in its shortest form, at most 9 bytes.
+func (w *envelopeWriter) integer(v int64) {
 	var size int
 	switch {
 	case v >= -32 && v < 128:
-		b[n] = byte(v)
-		return n + 1
+		w.put(byte(v))
+		return
 	case v >= 0 && v <= math.MaxUint8:
-		b[n], b[n+1] = 0xcc, byte(v)
-		return n + 2
+		w.put2(0xcc, byte(v))
+		return
 	case v >= 0 && v <= math.MaxUint16:
-		b[n], size = 0xcd, 2
+		w.put(0xcd)
+		size = 2
 	case v >= 0 && v <= math.MaxUint32:
-		b[n], size = 0xce, 4
+		w.put(0xce)
+		size = 4
 	case v >= 0:
-		b[n], size = 0xcf, 8
+		w.put(0xcf)
+		size = 8
 	case v >= math.MinInt8:
-		b[n], b[n+1] = 0xd0, byte(v)
-		return n + 2
+		w.put2(0xd0, byte(v))
+		return
 	case v >= math.MinInt16:
-		b[n], size = 0xd1, 2
+		w.put(0xd1)
+		size = 2
 	case v >= math.MinInt32:
-		b[n], size = 0xd2, 4
+		w.put(0xd2)
+		size = 4
 	default:
-		b[n], size = 0xd3, 8
+		w.put(0xd3)
+		size = 8
 	}
-	_ = b[n+size] // one bounds check for the loop
-	for i := size; i > 0; i-- {
-		b[n+i] = byte(v)
+	q := unsafe.Add(w.p, w.n)
+	for i := size - 1; i >= 0; i-- {
+		*(*byte)(unsafe.Add(q, i)) = byte(v)
 		v >>= 8
 	}
-	return n + 1 + size
+	w.n += size
 }
