@@ -278,10 +278,6 @@ func (s *resultSlot[R]) append(out []byte, v R) ([]byte, error) {
 	if s.none {
 		return append(out, 0xc0), nil
 	}
-	return s.appendValue(out, v)
-}
-
-func (s *resultSlot[R]) appendValue(out []byte, v R) ([]byte, error) {
 	s.v = v
 	out, err := appendValue(out, &s.v)
 	take(&s.v)
