@@ -3,6 +3,7 @@ package runtime
 import (
 	"context"
 	"hash/maphash"
+	goruntime "runtime"
 	"sync"
 	"sync/atomic"
 
@@ -263,6 +264,11 @@ func (rt *Runtime) applyInOrder(o *object, r *runEffects, release func()) {
 	if !first {
 		return
 	}
+	// When o has more messages, release woke a worker for o's next run, and
+	// Go usually runs a goroutine woken this way next on this goroutine's
+	// processor, once this one yields. Yield now: the run is on o's serial
+	// path and the apply is not.
+	goruntime.Gosched()
 	for {
 		sh.mu.Lock()
 		if len(o.toApply) == 0 {
