@@ -141,6 +141,9 @@ type CallChecks struct {
 // once. A value that fails it is read again on its own, so that chk holds
 // the very error the Check method returns.
 func (l Limits) DecodeCheckedCall(b []byte, c *CallView, chk *CallChecks) error {
+	if l.decodeSimpleCall(b, c, chk) {
+		return nil
+	}
 	*chk = CallChecks{}
 	return decodeCallView(b, c, &callChecker{limits: l, chk: chk})
 }

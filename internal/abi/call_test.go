@@ -141,3 +141,30 @@ func TestSimpleCallBoundaryShapes(t *testing.T) {
 		}
 	}
 }
+
+// TestSimpleCallsDecodeInOnePass checks that the host's one-pass decoder
+// accepts every envelope of the shape the guest's simple encoder writes, and
+// that DecodeCheckedCall gives the same view and checks as the general
+// decoder for them.
+func TestSimpleCallsDecodeInOnePass(t *testing.T) {
+	target := callhost.Object("calc", "t")
+	for _, v := range []int{0, -1, 127, 128, -33, 65536, math.MaxInt64, math.MinInt64} {
+		for _, cont := range []*Continuation{
+			nil,
+			{Handler: "got", Args: []any{v, callhost.Placeholder}},
+			{Handler: "got", Args: []any{v}},
+			{Handler: ""},
+		} {
+			env, err := AppendCall(nil, target, callhost.Op("double", v, v), cont, 5, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var c CallView
+			var chk CallChecks
+			if !DefaultLimits.decodeSimpleCall(env, &c, &chk) {
+				t.Fatalf("one-pass decoder declined % x", env)
+			}
+			sameCheckedCall(t, DefaultLimits, env)
+		}
+	}
+}

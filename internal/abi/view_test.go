@@ -1,6 +1,7 @@
 package abi
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/callhost/callhost"
@@ -110,6 +111,13 @@ func checkCallInTwoPasses(l Limits, b []byte) (CallView, CallChecks, error) {
 
 // sameCheckedCall fails t when DecodeCheckedCall's results for b differ from
 // those of decoding and checking in two passes.
+// viewText prints every field of v, with nil and empty byte slices alike.
+func viewText(v CallView) string {
+	return fmt.Sprintf("target %q/%q steps %x cont %v %q %x object %q/%q timeout %d flags %d",
+		v.TargetClass, v.TargetID, v.Steps, v.HasCont, v.ContHandler, v.ContArgs,
+		v.ContObjectClass, v.ContObjectID, v.TimeoutMS, v.Flags)
+}
+
 func sameCheckedCall(t *testing.T, l Limits, b []byte) {
 	t.Helper()
 	wantView, want, wantErr := checkCallInTwoPasses(l, b)
@@ -126,6 +134,9 @@ func sameCheckedCall(t *testing.T, l Limits, b []byte) {
 		string(v.ContArgs) != string(wantView.ContArgs) {
 		t.Errorf("steps %x and continuation args %x, want %x and %x", v.Steps, v.ContArgs,
 			wantView.Steps, wantView.ContArgs)
+	}
+	if viewText(v) != viewText(wantView) {
+		t.Errorf("view %s, want %s", viewText(v), viewText(wantView))
 	}
 	if chk.Operation != want.Operation {
 		t.Errorf("operation info %+v, want %+v", chk.Operation, want.Operation)
