@@ -224,28 +224,6 @@ func TestResultParameterAllocations(t *testing.T) {
 	}
 }
 
-func TestResultParameterBeforeAnotherArgument(t *testing.T) {
-	h := newHarness(t)
-	var got Result[int]
-	var after int
-	h.reg.add(bind2("k", false, func(_ *Ctx, r Result[int], n int) (None, error) {
-		got, after = r, n
-		return None{}, nil
-	}))
-	// The outcome [0, 5, "extra"] is followed by the argument 6.
-	outcome := msgp.AppendString(msgp.AppendInt(msgp.AppendInt(
-		msgp.AppendArrayHeader(nil, 3), 0), 5), "extra")
-	req := request(abi.KindContinuation, "k")
-	req.Args = msgp.AppendInt(append(msgp.AppendArrayHeader(nil, 2), outcome...), 6)
-	_, failed, err := abi.DecodeOutcome(h.d.turn(abi.AppendRequest(nil, req)))
-	if err != nil || failed != nil {
-		t.Fatalf("turn failed: %v %v", err, failed)
-	}
-	if got.Err != nil || got.Value != 5 || after != 6 {
-		t.Errorf("handler got %+v and %d, want value 5 and 6", got, after)
-	}
-}
-
 // TestIntResultArgument covers the outcomes a Result[int] parameter reads in
 // place and those it leaves to the general decoder, each followed by another
 // argument that must still decode.
@@ -275,6 +253,15 @@ func TestIntResultArgument(t *testing.T) {
 		if got.Err != nil || got.Value != v || after != 6 {
 			t.Errorf("outcome %d: handler got %+v and %d, want value %d and 6", v, got, after, v)
 		}
+	}
+	// An element after [code, value] leaves the outcome to the general decoder.
+	extra := msgp.AppendString(msgp.AppendInt(msgp.AppendInt(
+		msgp.AppendArrayHeader(nil, 3), 0), 5), "extra")
+	if failed := run(extra); failed != nil {
+		t.Fatalf("outcome [0, 5, extra]: turn failed: %v", failed)
+	}
+	if got.Err != nil || got.Value != 5 || after != 6 {
+		t.Errorf("outcome [0, 5, extra]: handler got %+v and %d, want value 5 and 6", got, after)
 	}
 	if failed := run(abi.AppendError(nil, callhost.CodeTimeout, "late")); failed != nil {
 		t.Fatalf("error outcome: turn failed: %v", failed)

@@ -41,6 +41,36 @@ func waitAppliesLeft(t *testing.T, rt *Runtime, addr callhost.Address, n int) *o
 	}
 }
 
+// holdApply holds the apply of a run of sender open and queues a second run
+// behind it. Run 1 calls sendSeq with no calls, for an outside caller whose
+// Done blocks until unblock is called; run 2 sends call 1 to calc/seq. It
+// returns the table's object for sender, with run 2 waiting to be applied.
+// The Done contract forbids blocking, but here it holds only one worker.
+func holdApply(t *testing.T, rt *Runtime, sender callhost.Address) (*object, func()) {
+	t.Helper()
+	entered, hold := make(chan struct{}), make(chan struct{})
+	released := false
+	unblock := func() {
+		if !released {
+			released = true
+			close(hold)
+		}
+	}
+	t.Cleanup(unblock) // runs before the runtime's shutdown, registered earlier
+	err := rt.CallFunc(sender, callhost.Op("sendSeq", "seq", 0), func(callhost.Result, error) {
+		close(entered)
+		<-hold
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-entered
+	if err := rt.Send(sender, callhost.Op("sendSeq", "seq", 1)); err != nil {
+		t.Fatal(err)
+	}
+	return waitAppliesLeft(t, rt, sender, 1), unblock
+}
+
 // waitIdle polls until no message is queued, running or waiting to be applied.
 func waitIdle(t *testing.T, rt *Runtime) {
 	t.Helper()
@@ -65,34 +95,10 @@ func TestRejectedCallKeepsApplyingObject(t *testing.T) {
 	rt := newRuntime(t, Options{Workers: 2, MaxBatch: 1, StrikeLimit: 1,
 		ThrottleTime: 200 * time.Millisecond, MaxThrottleTime: 200 * time.Millisecond})
 	sender := callhost.Object("caller", "seq")
-	entered, hold := make(chan struct{}), make(chan struct{})
-	released := false
-	unblock := func() {
-		if !released {
-			released = true
-			close(hold)
-		}
-	}
-	t.Cleanup(unblock) // runs before the runtime's shutdown, registered earlier
-
-	// Run 1 of the sender returns to a caller whose Done blocks the apply.
-	err := rt.CallFunc(sender, callhost.Op("sendSeq", "seq", 0), func(callhost.Result, error) {
-		close(entered)
-		<-hold
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	<-entered
-
-	// Run 2 sends call 1 to calc/seq and waits behind run 1 to be applied.
-	if err := rt.Send(sender, callhost.Op("sendSeq", "seq", 1)); err != nil {
-		t.Fatal(err)
-	}
-	applying := waitAppliesLeft(t, rt, sender, 1)
+	applying, unblock := holdApply(t, rt, sender)
 
 	// A trap throttles the class, so the next call to the sender is rejected.
-	_, err = call(t, rt, "caller/trap", callhost.Op("panic"))
+	_, err := call(t, rt, "caller/trap", callhost.Op("panic"))
 	wantCode(t, err, callhost.CodeGuestTrap)
 	err = rt.Send(sender, callhost.Op("sendSeq", "seq", 1))
 	wantCode(t, err, callhost.CodeThrottled)
@@ -218,28 +224,7 @@ func TestCallOrderDurable(t *testing.T) {
 func TestShutdownWaitsForPendingApplies(t *testing.T) {
 	rt := newRuntime(t, Options{Workers: 2, MaxBatch: 1})
 	sender := callhost.Object("caller", "seq")
-	entered, hold := make(chan struct{}), make(chan struct{})
-	released := false
-	unblock := func() {
-		if !released {
-			released = true
-			close(hold)
-		}
-	}
-	t.Cleanup(unblock) // runs before the runtime's shutdown, registered earlier
-
-	err := rt.CallFunc(sender, callhost.Op("sendSeq", "seq", 0), func(callhost.Result, error) {
-		close(entered)
-		<-hold
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	<-entered
-	if err := rt.Send(sender, callhost.Op("sendSeq", "seq", 1)); err != nil {
-		t.Fatal(err)
-	}
-	waitAppliesLeft(t, rt, sender, 1)
+	_, unblock := holdApply(t, rt, sender)
 
 	stopped := make(chan error, 1)
 	go func() { stopped <- rt.Shutdown(context.Background()) }()
