@@ -13,6 +13,7 @@ import (
 	"runtime/pprof"
 	"runtime/trace"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/callhost/callhost"
@@ -95,15 +96,18 @@ func parseChildArgs(args []string) (*childArgs, error) {
 // closes its standard input.
 //
 // With CALLDELAY_PROFILE set to a path prefix, the child writes a CPU
-// profile to PREFIX-MODE.cpu, an execution trace to PREFIX-MODE.trace and an
-// allocation profile to PREFIX-MODE.alloc.
+// profile to PREFIX-ROW.cpu, an execution trace to PREFIX-ROW.trace and an
+// allocation profile to PREFIX-ROW.alloc, where ROW names the row (see
+// profileName).
 func ChildMain(args []string, stdout io.Writer) int {
 	em := load.NewEmitter(stdout)
 	a, err := parseChildArgs(args)
 	if err == nil {
-		stop := startProfiles(os.Getenv(ProfileEnv), a.mode)
-		err = runChild(a, em)
-		stop()
+		var stop func()
+		if stop, err = startProfiles(os.Getenv(ProfileEnv), a); err == nil {
+			err = runChild(a, em)
+			stop()
+		}
 	}
 	if err != nil {
 		em.Emit(load.Event{Type: load.EventFailed, Error: err.Error()})
@@ -300,19 +304,20 @@ func (f *floor) op(i int) error {
 // startProfiles starts a CPU profile and an execution trace when prefix is
 // set, and returns the function that stops both and writes the allocation
 // profile.
-func startProfiles(prefix string, mode Mode) func() {
+func startProfiles(prefix string, a *childArgs) (func(), error) {
 	if prefix == "" {
-		return func() {}
+		return func() {}, nil
 	}
-	cpu, err := os.Create(fmt.Sprintf("%s-%s.cpu", prefix, mode))
+	base := prefix + "-" + profileName(a)
+	cpu, err := os.Create(base + ".cpu")
 	if err != nil {
-		return func() {}
+		return nil, fmt.Errorf("%s: %w", ProfileEnv, err)
 	}
 	if err := pprof.StartCPUProfile(cpu); err != nil {
 		cpu.Close()
-		return func() {}
+		return nil, fmt.Errorf("%s: %w", ProfileEnv, err)
 	}
-	tr, err := os.Create(fmt.Sprintf("%s-%s.trace", prefix, mode))
+	tr, err := os.Create(base + ".trace")
 	if err == nil && trace.Start(tr) != nil {
 		tr.Close()
 		tr = nil
@@ -324,9 +329,24 @@ func startProfiles(prefix string, mode Mode) func() {
 			trace.Stop()
 			tr.Close()
 		}
-		if f, err := os.Create(fmt.Sprintf("%s-%s.alloc", prefix, mode)); err == nil {
+		if f, err := os.Create(base + ".alloc"); err == nil {
 			_ = pprof.Lookup("allocs").WriteTo(f, 0)
 			f.Close()
 		}
+	}, nil
+}
+
+// profileName names a row's profile files: mode, "fanout" for the fan-out
+// variant, operations, engine and, for the bbolt store, "bolt", joined by
+// dashes, such as ctn-100000-interruptible or ctn-fanout-1000-uninterruptible.
+func profileName(a *childArgs) string {
+	parts := []string{string(a.mode)}
+	if a.fanout {
+		parts = append(parts, "fanout")
 	}
+	parts = append(parts, strconv.Itoa(a.ops), a.engine)
+	if a.store == StoreBolt {
+		parts = append(parts, "bolt")
+	}
+	return strings.Join(parts, "-")
 }

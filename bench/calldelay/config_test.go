@@ -92,3 +92,23 @@ func TestEvaluateTargets(t *testing.T) {
 		}
 	}
 }
+
+func TestProfileNameNamesTheRow(t *testing.T) {
+	cases := []struct {
+		args childArgs
+		want string
+	}{
+		{childArgs{mode: ModeCtn, ops: 100000, engine: EngineInterruptible, store: StoreMemory},
+			"ctn-100000-interruptible"},
+		{childArgs{mode: ModeCtn, ops: 1000, fanout: true, engine: EngineUninterruptible},
+			"ctn-fanout-1000-uninterruptible"},
+		{childArgs{mode: ModeCtn, ops: 100000, engine: EngineInterruptible, store: StoreBolt},
+			"ctn-100000-interruptible-bolt"},
+		{childArgs{mode: ModeFloor, ops: 25, engine: EngineInterruptible}, "floor-25-interruptible"},
+	}
+	for _, tc := range cases {
+		if got := profileName(&tc.args); got != tc.want {
+			t.Errorf("profileName(%+v) = %q, want %q", tc.args, got, tc.want)
+		}
+	}
+}
