@@ -219,3 +219,34 @@ func TestDescribeRoundTrip(t *testing.T) {
 		t.Fatalf("describe round trip = %v, %v", out, err)
 	}
 }
+
+// TestDepthCountsArraysAndMaps checks the nesting rule of docs/abi.md: the
+// arguments array is level 1 and each array or map inside it adds one, so
+// a scalar inside the deepest allowed array is accepted.
+func TestDepthCountsArraysAndMaps(t *testing.T) {
+	l := Limits{MaxDepth: 32, MaxSteps: 64}
+	for _, tc := range []struct {
+		arrays int    // arrays around inner, the arguments array included
+		inner  []byte // the innermost value
+		ok     bool
+	}{
+		{32, msgp.AppendInt(nil, 1), true},
+		{31, msgp.AppendArrayHeader(nil, 0), true},
+		{31, msgp.AppendMapHeader(nil, 0), true},
+		{32, msgp.AppendArrayHeader(nil, 0), false},
+		{32, msgp.AppendMapHeader(nil, 0), false},
+		{33, msgp.AppendInt(nil, 1), false},
+	} {
+		steps := msgp.AppendArrayHeader(nil, 1)  // one step
+		steps = msgp.AppendArrayHeader(steps, 2) // [handler, args]
+		steps = msgp.AppendString(steps, "h")
+		for i := 0; i < tc.arrays; i++ {
+			steps = msgp.AppendArrayHeader(steps, 1)
+		}
+		steps = append(steps, tc.inner...)
+		_, err := l.CheckOperation(steps)
+		if (err == nil) != tc.ok {
+			t.Errorf("%d arrays around % x: error %v, want ok=%v", tc.arrays, tc.inner, err, tc.ok)
+		}
+	}
+}

@@ -159,12 +159,13 @@ type callChecker struct {
 // envelope also passes msgp.Reader.Skip, which DecodeCallView reads it with,
 // so that the check's pass can stand in for Skip. Skip rejects nesting more
 // than msgp.MaxDepth levels below the operation or the continuation
-// arguments. The checks reject nesting more than MaxDepth levels below the
-// operation's arguments, which are two levels below the operation, or below
-// the continuation arguments. Elements after [handler, args] in a step are
+// arguments. The checks reject arrays and maps more than MaxDepth levels
+// below the operation's arguments, which are two levels below the
+// operation, or below the continuation arguments, and accept a scalar one
+// level further down. Elements after [handler, args] in a step are
 // skipped without that limit, so readOperation does not use a pass that met
 // them.
-func (k *callChecker) inPlace() bool { return k.limits.MaxDepth < msgp.MaxDepth }
+func (k *callChecker) inPlace() bool { return k.limits.MaxDepth+1 < msgp.MaxDepth }
 
 // readOperation reads the operation at r's position in envelope and checks
 // it.

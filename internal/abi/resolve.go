@@ -141,13 +141,11 @@ func (l Limits) checkContinuationArgs(r *msgp.Reader) (placeholder bool, err err
 	return placeholder, err
 }
 
-// scan walks one value and calls fn for each extension value in it.
+// scan walks one value at level depth and calls fn for each extension
+// value in it. Only arrays and maps count as levels, so a scalar or an
+// extension value inside an array at the deepest level is accepted.
 func (l Limits) scan(r *msgp.Reader, depth int,
 	fn func(typ int8, payload []byte, depth int) error) error {
-	if depth > l.MaxDepth {
-		return errorf("arguments nest deeper than the max of %d levels (level %d)",
-			l.MaxDepth, depth)
-	}
 	var n int
 	var err error
 	switch r.NextType() {
@@ -157,11 +155,17 @@ func (l Limits) scan(r *msgp.Reader, depth int,
 			return errorf("arguments: %v", err)
 		}
 		return fn(typ, payload, depth)
-	case msgp.TypeArray:
-		n, err = r.ReadArrayHeader()
-	case msgp.TypeMap:
-		n, err = r.ReadMapHeader()
-		n *= 2
+	case msgp.TypeArray, msgp.TypeMap:
+		if depth > l.MaxDepth {
+			return errorf("arguments nest deeper than the max of %d levels (level %d)",
+				l.MaxDepth, depth)
+		}
+		if r.NextType() == msgp.TypeArray {
+			n, err = r.ReadArrayHeader()
+		} else {
+			n, err = r.ReadMapHeader()
+			n *= 2
+		}
 	default:
 		if err := r.Skip(); err != nil {
 			return errorf("arguments: %v", err)
