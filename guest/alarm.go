@@ -50,7 +50,8 @@ func (c *Ctx) SetAlarm(at time.Time, then *Continuation) (uint64, error) {
 		return 0, internalError("decode own alarm envelope: %v", err)
 	}
 	if err := abi.CheckAlarmArgs(alarm.Args); err != nil {
-		return 0, badRequest("guest: alarm for handler %q: %v", then.handler, err)
+		return 0, badRequest("guest: alarm for handler %q: %s", then.handler,
+			callhost.AsError(err).Message)
 	}
 	return d.setAlarm(env)
 }

@@ -134,6 +134,9 @@ func TestSetAlarmRejects(t *testing.T) {
 		if !strings.Contains(failed.Message, tc.msg) {
 			t.Errorf("%s: message = %q, want it to contain %q", tc.name, failed.Message, tc.msg)
 		}
+		if strings.Contains(failed.Message, failed.Code.String()+":") {
+			t.Errorf("%s: message = %q repeats the code %s", tc.name, failed.Message, failed.Code)
+		}
 		if len(h.host.envelopes) != 0 {
 			t.Errorf("%s: the alarm reached the host", tc.name)
 		}

@@ -50,8 +50,11 @@
 // nil error. A handler that panics is not recovered: the panic traps the
 // instance, the host discards the instance with the turn's writes and calls,
 // and the caller sees guest_trap. Blocking until every goroutine is asleep traps the
-// same way. Goroutines started by a handler make progress only while the
-// instance runs a turn, so finish work within the turn.
+// same way. Traps and turns past the deadline count against the whole class:
+// by default, three within 10 s make the host reject calls to every object of
+// the class with throttled for a while (docs/security.md). Goroutines started
+// by a handler make progress only while the instance runs a turn, so finish
+// work within the turn.
 //
 // # Example
 //

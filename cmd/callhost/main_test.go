@@ -642,3 +642,17 @@ func TestResultJSONKeys(t *testing.T) {
 		t.Fatalf("JSON %s", out)
 	}
 }
+
+func TestResultJSONKeepsHTMLCharacters(t *testing.T) {
+	res, err := marshalMsgpack("<a & b>")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := resultJSON(res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(out) != `"<a & b>"` {
+		t.Fatalf("JSON %s, want %q", out, `"<a & b>"`)
+	}
+}
