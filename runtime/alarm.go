@@ -111,7 +111,8 @@ func (rt *Runtime) fire(al store.Alarm, scan uint64) {
 	} else if rt.durable {
 		msg.seq = rt.nextID.Add(1)
 		b.Messages = append(b.Messages,
-			store.Message{Seq: msg.seq, To: msg.to, Data: encodeMessage(msg)})
+			store.Message{Seq: msg.seq, To: msg.to,
+				Data: encodeMessage(msg, abi.AppendHops(nil, msg.hops))})
 	}
 	rt.commitAlone(b, func(err error) {
 		a.mu.Lock()

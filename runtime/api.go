@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/callhost/callhost"
+	"github.com/callhost/callhost/internal/abi"
 	"github.com/callhost/callhost/store"
 )
 
@@ -106,7 +107,8 @@ func (rt *Runtime) submitDurable(to callhost.Address, msg *message) error {
 	}
 	msg.to = to
 	msg.seq = rt.nextID.Add(1)
-	b := &store.Batch{Messages: []store.Message{{Seq: msg.seq, To: to, Data: encodeMessage(msg)}}}
+	rec := encodeMessage(msg, abi.AppendHops(nil, msg.hops))
+	b := &store.Batch{Messages: []store.Message{{Seq: msg.seq, To: to, Data: rec}}}
 	b.NextID = rt.nextID.Load()
 	rt.active.Add(1)
 	rt.store.Commit(b, func(err error) {

@@ -16,13 +16,30 @@ import (
 // old records.
 const recordFormat = 1
 
-func appendHopsList(b []byte, hops []callhost.Address) []byte {
-	b = msgp.AppendArrayHeader(b, len(hops))
-	for _, h := range hops {
-		b = abi.AppendAddress(b, h)
-	}
-	return b
+// hopsCache keeps the encoding of the hops list it encoded last. Hops
+// slices are never modified once made, so the same backing array and length
+// mean the same list. The messages of one turn share theirs, and a self-call
+// chain carries up to maxHops entries, which would otherwise be encoded again
+// for every message and request. The cache keeps the array alive, so its
+// address cannot be reused.
+type hopsCache struct {
+	of  []callhost.Address
+	enc []byte
 }
+
+// encode returns the encoding of hops, valid until the next call.
+func (c *hopsCache) encode(hops []callhost.Address) []byte {
+	same := len(hops) == len(c.of) && (len(hops) == 0 || &hops[0] == &c.of[0])
+	if !same || c.enc == nil {
+		c.of = hops
+		c.enc = abi.AppendHops(c.enc[:0], hops)
+	}
+	return c.enc
+}
+
+// recordOverhead bounds the bytes of a record's headers and numbers, beside
+// its strings and byte fields.
+const recordOverhead = 96
 
 func readHopsList(r *msgp.Reader) ([]callhost.Address, error) {
 	n, err := r.ReadArrayHeader()
@@ -40,15 +57,18 @@ func readHopsList(r *msgp.Reader) ([]callhost.Address, error) {
 	return hops, nil
 }
 
-// encodeMessage returns the durable record of msg.
-func encodeMessage(msg *message) []byte {
-	b := msgp.AppendArrayHeader(nil, 11)
+// encodeMessage returns the durable record of msg, whose hops list encodes
+// as hops.
+func encodeMessage(msg *message, hops []byte) []byte {
+	size := recordOverhead + len(msg.from.Class) + len(msg.from.ID) + len(hops) +
+		len(msg.steps) + len(msg.handler) + len(msg.args)
+	b := msgp.AppendArrayHeader(make([]byte, 0, size), 11)
 	b = msgp.AppendUint(b, recordFormat)
 	b = msgp.AppendUint(b, uint64(msg.kind))
 	b = msgp.AppendUint(b, msg.callID)
 	b = msgp.AppendUint(b, msg.replyTo)
 	b = abi.AppendAddress(b, msg.from)
-	b = appendHopsList(b, msg.hops)
+	b = append(b, hops...)
 	b = msgp.AppendBytes(b, msg.steps)
 	b = msgp.AppendBool(b, msg.ext)
 	b = msgp.AppendString(b, msg.handler)
@@ -114,9 +134,12 @@ func readOwnedBytes(r *msgp.Reader) ([]byte, error) {
 	return append([]byte(nil), b...), nil
 }
 
-// encodePending returns the durable record of a pending call of an object.
-func encodePending(p *pending) []byte {
-	b := msgp.AppendArrayHeader(nil, 10)
+// encodePending returns the durable record of a pending call of an object,
+// whose hops list encodes as hops.
+func encodePending(p *pending, hops []byte) []byte {
+	size := recordOverhead + len(p.target.Class) + len(p.target.ID) + len(p.steps) +
+		len(p.caller.Class) + len(p.caller.ID) + len(p.handler) + len(p.args) + len(hops)
+	b := msgp.AppendArrayHeader(make([]byte, 0, size), 10)
 	b = msgp.AppendUint(b, recordFormat)
 	b = abi.AppendAddress(b, p.target)
 	b = msgp.AppendBytes(b, p.steps)
@@ -126,7 +149,7 @@ func encodePending(p *pending) []byte {
 	b = msgp.AppendString(b, p.handler)
 	b = msgp.AppendBytes(b, p.args)
 	b = msgp.AppendBool(b, p.placeholder)
-	return appendHopsList(b, p.hops)
+	return append(b, hops...)
 }
 
 // decodePending decodes a record written by encodePending.

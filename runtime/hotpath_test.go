@@ -237,3 +237,17 @@ func TestCallRecordFitsSizeClass(t *testing.T) {
 			"shrink callRecordOwned by %d", size, sizeClass, size-sizeClass)
 	}
 }
+
+// TestHopsCacheFollowsTheList checks that the hops cache returns the
+// encoding of the list it is given, whether it is the one it encoded last,
+// another, or a shorter list sharing its array.
+func TestHopsCacheFollowsTheList(t *testing.T) {
+	a := []callhost.Address{callhost.Object("a", "1"), callhost.Object("b", "2")}
+	b := []callhost.Address{callhost.Object("c", "3")}
+	var c hopsCache
+	for i, hops := range [][]callhost.Address{a, a, b, a[:1], nil, a} {
+		if got, want := c.encode(hops), abi.AppendHops(nil, hops); !bytes.Equal(got, want) {
+			t.Errorf("encode #%d (%v) = % x, want % x", i, hops, got, want)
+		}
+	}
+}

@@ -38,6 +38,10 @@ type runEffects struct {
 	settled []*pending
 
 	outcome []byte // scratch for encoding the outcomes of continuations
+	// Hops lists of the durable records of the run's messages and pending
+	// calls. The two differ: a call's message carries its turn's hops plus
+	// the caller, its pending call the turn's.
+	msgHops, pendingHops hopsCache
 }
 
 // callback is an outcome for a caller outside the runtime.
@@ -96,7 +100,7 @@ func (r *runEffects) addCall(c *stagedCall, now time.Time) {
 		r.pendings = append(r.pendings, p)
 		if rt.durable {
 			r.batch.PendingAdd = append(r.batch.PendingAdd,
-				store.Pending{ID: p.id, Data: encodePending(p)})
+				store.Pending{ID: p.id, Data: encodePending(p, r.pendingHops.encode(p.hops))})
 		}
 	}
 	if rt.durable && c.msg.to.Class != callhost.ClassClient {
@@ -109,7 +113,7 @@ func (r *runEffects) addCall(c *stagedCall, now time.Time) {
 func (r *runEffects) store(msg *message) {
 	msg.seq = r.rt.nextID.Add(1)
 	r.batch.Messages = append(r.batch.Messages,
-		store.Message{Seq: msg.seq, To: msg.to, Data: encodeMessage(msg)})
+		store.Message{Seq: msg.seq, To: msg.to, Data: encodeMessage(msg, r.msgHops.encode(msg.hops))})
 }
 
 // answer delivers the outcome of the call msg served, as part of the run.

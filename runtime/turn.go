@@ -38,11 +38,7 @@ type turn struct {
 	req  []byte
 	prev []byte
 
-	// The encoded form of the hops list last sent to a guest. Messages from
-	// one turn share their hops slice, and a self-call chain carries up to
-	// maxHops entries, so re-encoding them for every request is costly.
-	hopsOf  []callhost.Address
-	hopsEnc []byte
+	hops hopsCache // the hops list last sent to a guest
 }
 
 func newTurn(rt *Runtime) *turn { return &turn{rt: rt} }
@@ -177,7 +173,7 @@ func (t *turn) runStep(kind int, handler string, args []byte) ([]byte, *callhost
 		Self:        t.obj.addr,
 		Caller:      t.msg.from,
 		CallID:      t.msg.callID,
-		HopsEncoded: t.encodedHops(t.msg.hops),
+		HopsEncoded: t.hops.encode(t.msg.hops),
 	})
 	resp, err := t.inst.Turn(t.rt.ctx, t.req, t)
 	if err != nil {
@@ -194,19 +190,6 @@ func (t *turn) runStep(kind int, handler string, args []byte) ([]byte, *callhost
 			t.obj.addr, len(value), max)
 	}
 	return value, failure
-}
-
-// encodedHops returns hops encoded for a request. Hops slices are never
-// modified once made, so the same backing array and length mean the same
-// list. The cache keeps the array alive, so its address cannot be reused.
-func (t *turn) encodedHops(hops []callhost.Address) []byte {
-	same := len(hops) == len(t.hopsOf) &&
-		(len(hops) == 0 || &hops[0] == &t.hopsOf[0])
-	if !same || t.hopsEnc == nil {
-		t.hopsOf = hops
-		t.hopsEnc = abi.AppendHops(t.hopsEnc[:0], hops)
-	}
-	return t.hopsEnc
 }
 
 // handlerName returns name as the class's handler table spells it, so that
