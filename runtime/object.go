@@ -143,11 +143,7 @@ func (rt *Runtime) enqueueMessages(addr callhost.Address, c *class, msgs []*mess
 		queued++
 	}
 	if queued == 0 {
-		// An object with runs left to apply stays, so that its next run is
-		// applied after them.
-		if len(o.queue) == 0 && !o.scheduled && !o.applying {
-			delete(sh.m, addr)
-		}
+		sh.dropIfIdle(o)
 		sh.mu.Unlock()
 		return rejected
 	}
@@ -237,10 +233,7 @@ func (rt *Runtime) release(o *object) {
 	more := o.head < len(o.queue)
 	if !more {
 		o.scheduled = false
-		if !o.applying {
-			o.queue = nil
-			delete(sh.m, o.addr)
-		}
+		sh.dropIfIdle(o)
 	}
 	sh.mu.Unlock()
 	if more {
@@ -251,7 +244,7 @@ func (rt *Runtime) release(o *object) {
 // applyInOrder releases o, then applies its committed run r after the runs
 // of o committed before it. o's next run can so start while this goroutine
 // delivers the calls and outcomes of r. A goroutine that finds an apply in
-// progress leaves r to it; the one applying takes every run queued
+// progress queues r and returns. The goroutine applying takes every run queued
 // meanwhile, so deliveries from one object keep their order.
 func (rt *Runtime) applyInOrder(o *object, r *runEffects, release func()) {
 	sh := o.shard
@@ -260,23 +253,23 @@ func (rt *Runtime) applyInOrder(o *object, r *runEffects, release func()) {
 	first := !o.applying
 	o.applying = true
 	sh.mu.Unlock()
+
 	release()
 	if !first {
 		return
 	}
+
 	// When o has more messages, release woke a worker for o's next run, and
 	// Go usually runs a goroutine woken this way next on this goroutine's
 	// processor, once this one yields. Yield now: the run is on o's serial
 	// path and the apply is not.
 	goruntime.Gosched()
+
 	for {
 		sh.mu.Lock()
 		if len(o.toApply) == 0 {
 			o.applying, o.toApply = false, nil
-			if !o.scheduled && o.head == len(o.queue) {
-				o.queue = nil
-				delete(sh.m, o.addr)
-			}
+			sh.dropIfIdle(o)
 			sh.mu.Unlock()
 			return
 		}
@@ -285,6 +278,16 @@ func (rt *Runtime) applyInOrder(o *object, r *runEffects, release func()) {
 		o.toApply = o.toApply[1:]
 		sh.mu.Unlock()
 		next.apply(nil)
+	}
+}
+
+// dropIfIdle removes o from the table when it has no queued message, no
+// worker and no runs left to apply. An object with runs left to apply stays,
+// so that its next run is applied after them. The caller holds sh.mu.
+func (sh *objectShard) dropIfIdle(o *object) {
+	if o.head == len(o.queue) && !o.scheduled && !o.applying {
+		o.queue = nil
+		delete(sh.m, o.addr)
 	}
 }
 
