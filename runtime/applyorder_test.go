@@ -127,13 +127,7 @@ func TestRejectedCallKeepsApplyingObject(t *testing.T) {
 
 	unblock()
 	waitIdle(t, rt)
-	m := stats(t, rt, "calc/seq")
-	if m["last"] != 2 {
-		t.Errorf("calc/seq last received call %d, want 2 (stats %v)", m["last"], m)
-	}
-	if m["out_of_order"] != 0 {
-		t.Errorf("calc/seq received %d calls out of order (stats %v)", m["out_of_order"], m)
-	}
+	checkSeqReceived(t, stats(t, rt, "calc/seq"), 2)
 }
 
 // waitSentStored polls the store directly, not through a turn, until the
@@ -161,6 +155,29 @@ func waitSentStored(t *testing.T, rt *Runtime, addr callhost.Address, n int) {
 		}
 		time.Sleep(time.Millisecond)
 	}
+}
+
+// checkSeqReceived checks the stats m of calc/seq after the calls of
+// sendSeq: the last call received is number last, and none came out of order.
+func checkSeqReceived(t *testing.T, m map[string]int, last int) {
+	t.Helper()
+	if m["last"] != last {
+		t.Errorf("calc/seq last received call %d, want %d (stats %v)", m["last"], last, m)
+	}
+	if m["out_of_order"] != 0 {
+		t.Errorf("calc/seq received %d calls out of order (stats %v)", m["out_of_order"], m)
+	}
+}
+
+// TestCallsKeepOrderAcrossRuns checks that calls from one object to another
+// start in the order they were made when the sender makes them in many runs,
+// whose effects are applied while its next runs already execute. Runs with
+// many calls alternate with runs of one call, which would otherwise be
+// applied first.
+func TestCallsKeepOrderAcrossRuns(t *testing.T) {
+	rt := newRuntime(t, Options{MaxBatch: 1})
+	total := sendSeqRounds(t, rt, 20, 2000)
+	checkSeqReceived(t, waitStat(t, rt, "calc/seq", "last", total), total)
 }
 
 // sendSeqRounds makes the sender caller/seq send calls to calc/seq in runs
@@ -195,12 +212,7 @@ func TestCallOrderWithFailedCommits(t *testing.T) {
 	if st.failed.Load() == 0 {
 		t.Fatal("no commit failed, so the test proves nothing")
 	}
-	if m["last"] != total {
-		t.Errorf("calc/seq last received call %d, want %d", m["last"], total)
-	}
-	if m["out_of_order"] != 0 {
-		t.Errorf("calc/seq received %d calls out of order (stats %v)", m["out_of_order"], m)
-	}
+	checkSeqReceived(t, m, total)
 }
 
 // TestCallOrderDurable checks that calls from one sender start in the order
@@ -210,12 +222,7 @@ func TestCallOrderDurable(t *testing.T) {
 	rt := newRuntime(t, Options{DataDir: t.TempDir(), MaxBatch: 1})
 	total := sendSeqRounds(t, rt, 5, 300)
 	m := waitStat(t, rt, "calc/seq", "last", total)
-	if m["last"] != total {
-		t.Errorf("calc/seq last received call %d, want %d", m["last"], total)
-	}
-	if m["out_of_order"] != 0 {
-		t.Errorf("calc/seq received %d calls out of order (stats %v)", m["out_of_order"], m)
-	}
+	checkSeqReceived(t, m, total)
 }
 
 // TestShutdownWaitsForPendingApplies checks that Shutdown waits for a

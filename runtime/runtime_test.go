@@ -371,25 +371,3 @@ func TestShutdownDrainsRunningTurns(t *testing.T) {
 	_, err = call(t, rt, "calc/z", callhost.Op("double", 1))
 	wantCode(t, err, callhost.CodeUnavailable)
 }
-
-// TestCallsKeepOrderAcrossRuns checks that calls from one object to another
-// start in the order they were made when the sender makes them in many runs,
-// whose effects are applied while its next runs already execute. Runs with
-// many calls alternate with runs of one call, which would otherwise be
-// applied first.
-func TestCallsKeepOrderAcrossRuns(t *testing.T) {
-	rt := newRuntime(t, Options{MaxBatch: 1})
-	sender := callhost.Object("caller", "seq")
-	const rounds, many = 20, 2000
-	for i := 0; i < rounds; i++ {
-		for _, n := range []int{many, 1} {
-			if err := rt.Send(sender, callhost.Op("sendSeq", "seq", n)); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	m := waitStat(t, rt, "calc/seq", "last", rounds*(many+1))
-	if m["out_of_order"] != 0 {
-		t.Fatalf("calc/seq received %d calls out of order (stats %v)", m["out_of_order"], m)
-	}
-}

@@ -226,8 +226,8 @@ func resultJSON(res callhost.Result) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	// The encoder escapes <, > and & unless told not to, which suits HTML,
-	// not a terminal.
+	// By default the encoder escapes <, > and & for HTML, which a terminal
+	// does not need.
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)

@@ -335,8 +335,9 @@ func appendSimpleCall(b []byte, target callhost.Address, op callhost.Operation,
 // envelopeWriter writes an envelope into memory whose size appendSimpleCall
 // has reserved. It writes through a pointer without bounds checks, which in
 // a wasm guest cost as much as the stores themselves. Every write stays
-// within the reserved size, which counts the widest encoding of each value;
-// the tests in call_test.go encode the widest values of each shape.
+// within the reserved size, because that size counts the widest encoding of
+// each value. The tests in call_test.go encode the widest values of each
+// shape.
 type envelopeWriter struct {
 	p unsafe.Pointer // first byte of the buffer
 	n int            // offset of the next byte

@@ -218,30 +218,30 @@ func checkedCallCases(t testing.TB) map[string][]byte {
 		}
 		return b
 	}
-	one := msgp.AppendInt(nil, 1)
+	intOne := msgp.AppendInt(nil, 1)
 	return map[string][]byte{
 		"valid":                       valid,
 		"no continuation":             noCont,
-		"extra step element":          rawCall(stepOf(args(one), one), args(one)),
-		"deep extra step element":     rawCall(stepOf(args(one), nestedArray(63)), args(one)),
-		"too deep extra step element": rawCall(stepOf(args(one), nestedArray(64)), args(one)),
-		"deep operation args":         rawCall(stepOf(args(nestedArray(30))), args(one)),
-		"too deep operation args":     rawCall(stepOf(args(nestedArray(70))), args(one)),
+		"extra step element":          rawCall(stepOf(args(intOne), intOne), args(intOne)),
+		"deep extra step element":     rawCall(stepOf(args(intOne), nestedArray(63)), args(intOne)),
+		"too deep extra step element": rawCall(stepOf(args(intOne), nestedArray(64)), args(intOne)),
+		"deep operation args":         rawCall(stepOf(args(nestedArray(30))), args(intOne)),
+		"too deep operation args":     rawCall(stepOf(args(nestedArray(70))), args(intOne)),
 		// Under limits of msgp.MaxDepth-1 levels, the check and Skip both
 		// accept 61 levels in the operation's arguments and both reject 62.
 		// In continuation arguments the check accepts 61 and rejects 62,
 		// which Skip accepts.
-		"operation args at skip limit": rawCall(stepOf(args(nestedArray(61))), args(one)),
-		"operation args past skip":     rawCall(stepOf(args(nestedArray(62))), args(one)),
-		"cont args at check limit":     rawCall(stepOf(args(one)), args(nestedArray(61))),
-		"cont args past check limit":   rawCall(stepOf(args(one)), args(nestedArray(62))),
-		"placeholder in operation":     rawCall(stepOf(args(placeholder)), args(one)),
-		"operation not an array":       rawCall(one, args(one)),
+		"operation args at skip limit": rawCall(stepOf(args(nestedArray(61))), args(intOne)),
+		"operation args past skip":     rawCall(stepOf(args(nestedArray(62))), args(intOne)),
+		"cont args at check limit":     rawCall(stepOf(args(intOne)), args(nestedArray(61))),
+		"cont args past check limit":   rawCall(stepOf(args(intOne)), args(nestedArray(62))),
+		"placeholder in operation":     rawCall(stepOf(args(placeholder)), args(intOne)),
+		"operation not an array":       rawCall(intOne, args(intOne)),
 		"steps past the end":           rawCall(msgp.AppendArrayHeader(nil, 3), nil),
-		"deep continuation args":       rawCall(stepOf(args(one)), args(nestedArray(30))),
-		"too deep continuation args":   rawCall(stepOf(args(one)), args(nestedArray(70))),
-		"continuation args scalar":     rawCall(stepOf(args(one)), one),
-		"prev in continuation args":    rawCall(stepOf(args(one)), args(prev)),
+		"deep continuation args":       rawCall(stepOf(args(intOne)), args(nestedArray(30))),
+		"too deep continuation args":   rawCall(stepOf(args(intOne)), args(nestedArray(70))),
+		"continuation args scalar":     rawCall(stepOf(args(intOne)), intOne),
+		"prev in continuation args":    rawCall(stepOf(args(intOne)), args(prev)),
 	}
 }
 
