@@ -236,7 +236,7 @@ func (a *argReader) decode(i int, p any, u argDecoder) error {
 		if readIntOutcome(&a.r, &v.Value) {
 			v.Err = nil
 		} else {
-			err = v.decodeArg(&a.r)
+			err = v.decodeAny(&a.r)
 		}
 	default:
 		if u != nil {

@@ -48,6 +48,11 @@ func (r *Result[T]) decodeArg(rd *msgp.Reader) error {
 		r.Err = nil
 		return nil
 	}
+	return r.decodeAny(rd)
+}
+
+// decodeAny decodes an outcome of any form, with the general reader.
+func (r *Result[T]) decodeAny(rd *msgp.Reader) error {
 	value, failed, err := abi.ReadOutcome(rd)
 	if err != nil {
 		return fmt.Errorf("decode outcome: %w", err)
