@@ -23,11 +23,27 @@ const (
 
 const listPageSize = 1000
 
-// stagedCall is a call made by a turn, sent when the turn commits. The turn
-// owns msg and p until addCall hands them to its run.
+// stagedCall is a call made by a turn: the checked parts of its envelope,
+// from which the run builds its message and pending entry (see
+// runEffects.build). With the memory store the run builds them only when
+// its effects apply, after the object is released, so the allocation of each
+// call stays off the object's serial path.
 type stagedCall struct {
-	msg *message
-	p   *pending // nil for a call without a continuation
+	id          uint64
+	target      callhost.Address
+	replyTo     uint64 // for a forwarded call, the call being served
+	handler     string // continuation handler; "" for a call without one
+	hasCont     bool
+	placeholder bool
+	ext         bool
+	// The operation and the continuation arguments, one after the other,
+	// at off in the arena of the turn and then of the run.
+	off, stepsLen, argsLen int
+	timeout                time.Duration
+	deadline               time.Time // set when the turn's effects join the run
+	// The hops of the call's message (the turn's plus the object) and of its
+	// pending entry (the turn's).
+	hops, turnHops []callhost.Address
 }
 
 // callRecord is the memory of the invoke and the pending entry of a call
@@ -86,52 +102,64 @@ func (t *turn) Call(envelope []byte) (uint64, error) {
 	if c.TimeoutMS > 0 {
 		timeout = time.Duration(c.TimeoutMS) * time.Millisecond
 	}
+	off := len(t.arena)
+	t.arena = append(append(t.arena, c.Steps...), c.ContArgs...)
+	id := t.rt.nextID.Add(1)
+	sc := stagedCall{
+		id:          id,
+		target:      target,
+		handler:     contHandler,
+		hasCont:     c.HasCont,
+		placeholder: placeholder,
+		ext:         info.Ext,
+		off:         off,
+		stepsLen:    len(c.Steps),
+		argsLen:     len(c.ContArgs),
+		timeout:     timeout,
+		hops:        t.callHops(),
+		turnHops:    t.msg.hops,
+	}
+	if forward {
+		sc.replyTo = t.msg.replyTo
+	}
+	t.calls = append(t.calls, sc)
+	return id, nil
+}
+
+// build returns the invoke message of c and, for a call with a
+// continuation, its pending entry, with copies of the operation and the
+// continuation arguments from arena.
+func (c *stagedCall) build(rt *Runtime, from callhost.Address, arena []byte) (*message, *pending) {
 	var rec *callRecord
 	var owned []byte
-	if c.HasCont {
+	if c.hasCont {
 		rec = new(callRecord)
 		owned = rec.owned[:0]
 	}
-	owned = ownBytes(owned, c.Steps, c.ContArgs)
-	steps := owned[:len(c.Steps):len(c.Steps)]
-	contArgs := owned[len(c.Steps):len(owned):len(owned)]
-
-	id := t.rt.nextID.Add(1)
-	invoke := message{
-		kind:   msgInvoke,
-		callID: id,
-		from:   t.obj.addr,
-		hops:   t.callHops(),
-		steps:  steps,
-		ext:    info.Ext,
-		to:     target,
+	owned = ownBytes(owned, arena[c.off:c.off+c.stepsLen],
+		arena[c.off+c.stepsLen:c.off+c.stepsLen+c.argsLen])
+	steps := owned[:c.stepsLen:c.stepsLen]
+	contArgs := owned[c.stepsLen:len(owned):len(owned)]
+	if !c.hasCont {
+		return &message{kind: msgInvoke, callID: c.id, replyTo: c.replyTo, from: from,
+			hops: c.hops, steps: steps, ext: c.ext, to: c.target}, nil
 	}
-	if forward {
-		invoke.replyTo = t.msg.replyTo
-	}
-	if !c.HasCont {
-		msg := new(message)
-		*msg = invoke
-		t.calls = append(t.calls, stagedCall{msg: msg})
-		return id, nil
-	}
-	invoke.replyTo = id
-	rec.invoke = invoke
+	rec.invoke = message{kind: msgInvoke, callID: c.id, replyTo: c.id, from: from,
+		hops: c.hops, steps: steps, ext: c.ext, to: c.target}
 	rec.pending = pending{
-		id:          id,
-		target:      target,
+		id:          c.id,
+		target:      c.target,
 		steps:       steps,
-		timeout:     timeout,
-		caller:      t.obj.addr,
-		handler:     contHandler,
+		timeout:     c.timeout,
+		caller:      from,
+		handler:     c.handler,
 		args:        contArgs,
-		placeholder: placeholder,
-		hops:        t.msg.hops,
-		durable:     t.rt.durable,
+		placeholder: c.placeholder,
+		hops:        c.turnHops,
+		deadline:    c.deadline,
+		durable:     rt.durable,
 	}
-	t.calls = append(t.calls, stagedCall{msg: &rec.invoke, p: &rec.pending})
-	t.withCont++
-	return id, nil
+	return &rec.invoke, &rec.pending
 }
 
 // ownBytes returns copies of steps and args, one after the other, in buf

@@ -27,6 +27,11 @@ type runEffects struct {
 	alarmsAdd map[uint64]store.Alarm
 	alarmsDel map[uint64]bool
 
+	// Calls of the run's turns, built into sends and pendings when the
+	// effects apply, or at once with a durable store.
+	staged []stagedCall
+	arena  []byte // the operations and continuation arguments of staged
+
 	pendings  []*pending // calls made with a continuation, keyed by their id
 	sends     []*message // invokes to deliver
 	conts     []*message // continuations to queue on their callers
@@ -57,7 +62,7 @@ func newRun(rt *Runtime, o *object) *runEffects {
 
 // empty reports whether the run has nothing to commit or apply.
 func (r *runEffects) empty() bool {
-	return r.batch.Empty() && len(r.sends) == 0 && len(r.conts) == 0 &&
+	return r.batch.Empty() && len(r.sends) == 0 && len(r.staged) == 0 && len(r.conts) == 0 &&
 		len(r.callbacks) == 0 && len(r.pendings) == 0
 }
 
@@ -77,36 +82,57 @@ func (r *runEffects) addTurn(t *turn) {
 		r.writes.set(w)
 	}
 	if len(t.calls) > 0 {
-		now := time.Now()
-		// Growing once to fit the turn saves growing a run's lists step by
-		// step over a turn of many calls.
-		r.sends = slices.Grow(r.sends, len(t.calls))
-		if t.withCont > 0 {
-			r.pendings = slices.Grow(r.pendings, t.withCont)
-		}
-		for i := range t.calls {
-			r.addCall(&t.calls[i], now)
+		deadline := time.Now()
+		if r.rt.durable {
+			// The batch records the messages and pending entries, so they
+			// are built now.
+			r.sends = slices.Grow(r.sends, len(t.calls))
+			for i := range t.calls {
+				c := &t.calls[i]
+				c.deadline = deadline.Add(c.timeout)
+				r.addCall(c.build(r.rt, r.obj.addr, t.arena))
+			}
+		} else {
+			base := len(r.arena)
+			r.arena = append(r.arena, t.arena...)
+			r.staged = slices.Grow(r.staged, len(t.calls))
+			for _, c := range t.calls {
+				c.off += base
+				c.deadline = deadline.Add(c.timeout)
+				r.staged = append(r.staged, c)
+			}
 		}
 	}
 	r.addAlarms(t)
 }
 
-// addCall adds a call made by a turn that ended at now, and takes over its
-// message and pending entry.
-func (r *runEffects) addCall(c *stagedCall, now time.Time) {
+// addCall adds the message and, for a call with a continuation, the pending
+// entry of a call made by one of the run's turns.
+func (r *runEffects) addCall(msg *message, p *pending) {
 	rt := r.rt
-	if p := c.p; p != nil {
-		p.deadline = now.Add(p.timeout)
+	if p != nil {
 		r.pendings = append(r.pendings, p)
 		if rt.durable {
 			r.batch.PendingAdd = append(r.batch.PendingAdd,
 				store.Pending{ID: p.id, Data: encodePending(p, r.pendingHops.encode(p.hops))})
 		}
 	}
-	if rt.durable && c.msg.to.Class != callhost.ClassClient {
-		r.store(c.msg)
+	if rt.durable && msg.to.Class != callhost.ClassClient {
+		r.store(msg)
 	}
-	r.sends = append(r.sends, c.msg)
+	r.sends = append(r.sends, msg)
+}
+
+// build builds the messages and pending entries of the staged calls.
+func (r *runEffects) build() {
+	if len(r.staged) == 0 {
+		return
+	}
+	r.sends = slices.Grow(r.sends, len(r.staged))
+	for i := range r.staged {
+		r.addCall(r.staged[i].build(r.rt, r.obj.addr, r.arena))
+	}
+	r.staged, r.arena = nil, nil
 }
 
 // store gives msg a sequence number and adds it to the batch.
@@ -197,6 +223,7 @@ func (r *runEffects) commit(done func()) {
 func (r *runEffects) apply(err error) {
 	rt := r.rt
 	defer rt.active.Add(-int64(r.ran))
+	r.build()
 	if err != nil {
 		r.fail(err)
 		return

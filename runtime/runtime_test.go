@@ -3,8 +3,10 @@ package runtime
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -328,6 +330,57 @@ func TestFailedTurnDiscardsWrites(t *testing.T) {
 	mustCall(t, rt, "calc/s", callhost.Op("incr", 0), &got)
 	if got != 5 {
 		t.Fatalf("count = %d after a failed turn, want 5", got)
+	}
+}
+
+// TestFailedTurnsCallsNotSent runs turns that make calls and then fail among
+// turns that make calls and succeed, queued together so that they share
+// runs. Only the calls of the successful turns may reach the target, each
+// with its own arguments.
+func TestFailedTurnsCallsNotSent(t *testing.T) {
+	rt := newRuntime(t, Options{})
+	const turns = 50
+	var wg sync.WaitGroup
+	errs := make(chan error, 2*turns)
+	for i := 0; i < turns; i++ {
+		ok := callhost.Op("callOnce", fmt.Sprintf("ok%d", i), []any{"calc", "f", "incr", i + 1, 0})
+		bad := callhost.Op("callThenFail", fmt.Sprintf("bad%d", i),
+			[]any{"calc", "f", "incr", 1000, 0})
+		for _, op := range []callhost.Operation{bad, ok} {
+			wg.Add(1)
+			wantErr := op.Handler() == "callThenFail"
+			err := rt.CallFunc(callhost.Object("caller", "f"), op, func(_ callhost.Result, err error) {
+				defer wg.Done()
+				if (err != nil) != wantErr {
+					errs <- fmt.Errorf("%s: error %v, want an error: %v", op.Handler(), err, wantErr)
+				}
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	for i := 0; i < turns; i++ {
+		waitStat(t, rt, "caller/f", fmt.Sprintf("ok%d.runs", i), 1)
+	}
+	var count int
+	mustCall(t, rt, "calc/f", callhost.Op("incr", 0), &count)
+	if want := turns * (turns + 1) / 2; count != want {
+		t.Fatalf("target count = %d, want %d from the successful turns' calls alone", count, want)
+	}
+	m := stats(t, rt, "caller/f")
+	for i := 0; i < turns; i++ {
+		if m[fmt.Sprintf("bad%d.runs", i)] != 0 {
+			t.Fatalf("continuation of a failed turn's call ran: %v", m)
+		}
+	}
+	if p := rt.Stats().Pending; p != 0 {
+		t.Fatalf("%d calls pending after every outcome arrived, want 0", p)
 	}
 }
 

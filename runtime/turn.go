@@ -25,7 +25,7 @@ type turn struct {
 
 	writes    writeSet
 	calls     []stagedCall
-	withCont  int // calls with a continuation among calls
+	arena     []byte // the operations and continuation arguments of calls
 	alarmsAdd []store.Alarm
 	alarmsDel []uint64
 	forwarded bool
@@ -49,7 +49,7 @@ func (t *turn) reset(inst *host.Instance, o *object, msg *message, run *runEffec
 	t.alarmsAdd, t.alarmsDel = nil, nil
 	clear(t.calls)
 	t.calls = t.calls[:0]
-	t.withCont = 0
+	t.arena = t.arena[:0]
 	t.forwarded = false
 	t.outHops = nil
 	t.handler = ""

@@ -45,6 +45,7 @@ func init() {
 	guest.Expose3("fire", fire)
 	guest.Local2("gotDouble", gotDouble)
 	guest.Expose2("callOnce", callOnce)
+	guest.Expose2("callThenFail", callThenFail)
 	guest.Local2("record", record)
 	guest.Expose1("selfCall", selfCall)
 	guest.Expose1("nested", nested)
@@ -263,6 +264,21 @@ func callOnce(c *guest.Ctx, key string, spec []any) (guest.None, error) {
 	_, err := c.Call(guest.Object(class, id), guest.Op(handler, spec[3]),
 		guest.Then("record", key, guest.Placeholder), guest.Timeout(timeout))
 	return guest.None{}, err
+}
+
+// callThenFail makes the call of callOnce and sends the same operation
+// without a continuation, then fails, so that neither call may leave.
+func callThenFail(c *guest.Ctx, key string, spec []any) (guest.None, error) {
+	if _, err := callOnce(c, key, spec); err != nil {
+		return guest.None{}, err
+	}
+	class, _ := spec[0].(string)
+	id, _ := spec[1].(string)
+	handler, _ := spec[2].(string)
+	if _, err := c.Send(guest.Object(class, id), guest.Op(handler, spec[3])); err != nil {
+		return guest.None{}, err
+	}
+	return guest.None{}, errors.New("failed after calls")
 }
 
 func toInt(v any) int {
