@@ -37,10 +37,10 @@ type stagedCall struct {
 	placeholder bool
 	ext         bool
 	// The operation and the continuation arguments, one after the other,
-	// at off in the arena of the turn and then of the run.
-	off, stepsLen, argsLen int
-	timeout                time.Duration
-	deadline               time.Time // set when the turn's effects join the run
+	// at offset in the arena of the turn and then of the run.
+	offset, stepsLen, argsLen int
+	timeout                   time.Duration
+	deadline                  time.Time // set when the turn's effects join the run
 	// The hops of the call's message (the turn's plus the object) and of its
 	// pending entry (the turn's).
 	hops, turnHops []callhost.Address
@@ -102,17 +102,17 @@ func (t *turn) Call(envelope []byte) (uint64, error) {
 	if c.TimeoutMS > 0 {
 		timeout = time.Duration(c.TimeoutMS) * time.Millisecond
 	}
-	off := len(t.arena)
+	offset := len(t.arena)
 	t.arena = append(append(t.arena, c.Steps...), c.ContArgs...)
 	id := t.rt.nextID.Add(1)
-	sc := stagedCall{
+	call := stagedCall{
 		id:          id,
 		target:      target,
 		handler:     contHandler,
 		hasCont:     c.HasCont,
 		placeholder: placeholder,
 		ext:         info.Ext,
-		off:         off,
+		offset:      offset,
 		stepsLen:    len(c.Steps),
 		argsLen:     len(c.ContArgs),
 		timeout:     timeout,
@@ -120,9 +120,9 @@ func (t *turn) Call(envelope []byte) (uint64, error) {
 		turnHops:    t.msg.hops,
 	}
 	if forward {
-		sc.replyTo = t.msg.replyTo
+		call.replyTo = t.msg.replyTo
 	}
-	t.calls = append(t.calls, sc)
+	t.calls = append(t.calls, call)
 	return id, nil
 }
 
@@ -136,8 +136,8 @@ func (c *stagedCall) build(rt *Runtime, from callhost.Address, arena []byte) (*m
 		rec = new(callRecord)
 		owned = rec.owned[:0]
 	}
-	owned = ownBytes(owned, arena[c.off:c.off+c.stepsLen],
-		arena[c.off+c.stepsLen:c.off+c.stepsLen+c.argsLen])
+	owned = ownBytes(owned, arena[c.offset:c.offset+c.stepsLen],
+		arena[c.offset+c.stepsLen:c.offset+c.stepsLen+c.argsLen])
 	steps := owned[:c.stepsLen:c.stepsLen]
 	contArgs := owned[c.stepsLen:len(owned):len(owned)]
 	if !c.hasCont {
@@ -234,7 +234,7 @@ func (t *turn) checkContinuation(c *abi.CallView, chk *abi.CallChecks) (handler 
 			"continuation names object %s, but only the calling object %s may run it",
 			object, self)
 	}
-	h, ok := t.obj.class.module.Handler(string(c.ContHandler))
+	h, ok := lookupHandler(t, c.ContHandler)
 	if !ok {
 		return "", callhost.Errorf(callhost.CodeNotFound,
 			"continuation handler %q not found in class %q", c.ContHandler, self.Class)

@@ -251,3 +251,30 @@ func TestHopsCacheFollowsTheList(t *testing.T) {
 		}
 	}
 }
+
+// TestHandlerLookupPerModule looks handlers up alternately in two classes
+// with different modules. A handler remembered from one class must not be
+// found in the other, which lacks it.
+func TestHandlerLookupPerModule(t *testing.T) {
+	rt := newHostileRuntime(t, hostileTurnTimeout)
+	calc := &object{addr: callhost.Object("calc", "l"), class: rt.class("calc")}
+	hostile := &object{addr: callhost.Object("hostile", "l"), class: rt.class("hostile")}
+	tr := newTurn(rt)
+	for i := 0; i < 3; i++ {
+		tr.obj = calc
+		if h, ok := lookupHandler(tr, "double"); !ok || h.Name != "double" {
+			t.Fatalf("calc: lookup of double = %v, %v, want the handler", h, ok)
+		}
+		tr.obj = hostile
+		if h, ok := lookupHandler(tr, []byte("double")); ok {
+			t.Fatalf("hostile: lookup of double found %v, want not found", h)
+		}
+		if _, ok := lookupHandler(tr, "ok"); !ok {
+			t.Fatal("hostile: lookup of ok failed, want the handler")
+		}
+		tr.obj = calc
+		if _, ok := lookupHandler(tr, "ok"); ok {
+			t.Fatal("calc: lookup of ok succeeded, want not found")
+		}
+	}
+}

@@ -97,7 +97,7 @@ func (r *runEffects) addTurn(t *turn) {
 			r.arena = append(r.arena, t.arena...)
 			r.staged = slices.Grow(r.staged, len(t.calls))
 			for _, c := range t.calls {
-				c.off += base
+				c.offset += base
 				c.deadline = deadline.Add(c.timeout)
 				r.staged = append(r.staged, c)
 			}

@@ -34,6 +34,10 @@ type turn struct {
 	log       guestLog
 
 	lastTarget callhost.Address // target of the last call a turn on this worker made
+	// The handler last looked up by a turn on this worker, and the module
+	// of its class.
+	lastHandler host.Handler
+	lastModule  *host.Module
 
 	req  []byte
 	prev []byte
@@ -195,15 +199,30 @@ func (t *turn) runStep(kind int, handler string, args []byte) ([]byte, *callhost
 // handlerName returns name as the class's handler table spells it, so that
 // looking up a known handler allocates nothing.
 func (t *turn) handlerName(name []byte) string {
-	if h, ok := t.obj.class.module.Handler(string(name)); ok {
+	if h, ok := lookupHandler(t, name); ok {
 		return h.Name
 	}
 	return string(name)
 }
 
+// lookupHandler looks name up in the handler table of the turn's class. It
+// remembers the last handler found, because a worker often runs one
+// handler many times, and comparing a short name costs less than a map lookup.
+func lookupHandler[S string | []byte](t *turn, name S) (host.Handler, bool) {
+	m := t.obj.class.module
+	if t.lastModule == m && string(name) == t.lastHandler.Name {
+		return t.lastHandler, true
+	}
+	h, ok := m.Handler(string(name))
+	if ok {
+		t.lastHandler, t.lastModule = h, m
+	}
+	return h, ok
+}
+
 func (t *turn) checkHandler(kind int, handler string) *callhost.Error {
 	c := t.obj.class
-	h, ok := c.module.Handler(handler)
+	h, ok := lookupHandler(t, handler)
 	if !ok {
 		return callhost.Errorf(callhost.CodeNotFound, "class %q has no handler %q", c.name, handler)
 	}
