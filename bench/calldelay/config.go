@@ -82,6 +82,12 @@ type Config struct {
 	// store, memory then bolt, after the sweep, to compare the durable
 	// store's throughput with the memory store's. Empty runs no comparison.
 	DurableSizes []int
+	// RatioPairs is the number of pairs of ctn and floor rows run in turn at
+	// 100,000 operations per engine after the sweep. The ctn vs floor target
+	// is judged on the median of their ratios, which a single pair on a
+	// noisy machine misses or meets by chance. 0 runs none and judges the
+	// target on the sweep's own rows.
+	RatioPairs int
 
 	Root     string   // repository root, where the guests' sources are
 	Work     string   // directory for built modules and the compilation cache

@@ -28,6 +28,7 @@ func markdown(rep *Report) string {
 		c.Chunk, c.Window, c.EmbedWorkers, callTimeoutText(c.CallTimeoutMS),
 		time.Duration(c.StallMS)*time.Millisecond)
 	writeTargets(&b, rep.Targets)
+	writeRatioPairs(&b, rep.Rows)
 	writeDurable(&b, rep.Rows)
 	writeRows(&b, sweepRows(rep.Rows))
 	fmt.Fprintf(&b, "\nPeak RSS is the %s. CPU ms is the user and system time of that "+
@@ -56,6 +57,36 @@ func writeTargets(b *strings.Builder, targets []Target) {
 		}
 		fmt.Fprintf(b, "| %s | %s | %s | %s | %s |\n", t.Name, t.Engine, t.Goal,
 			t.Measured, met)
+	}
+	b.WriteString("\n")
+}
+
+// writeRatioPairs writes the ctn and floor rows repeated for the ratio
+// target, if the report has them.
+func writeRatioPairs(b *strings.Builder, rows []Row) {
+	var pairs []ratioPair
+	seen := map[string]bool{}
+	for _, r := range rows {
+		if r.Comparison == ComparisonRatio && !seen[r.Engine] {
+			seen[r.Engine] = true
+			pairs = append(pairs, ratioPairs(rows, r.Engine)...)
+		}
+	}
+	if len(pairs) == 0 {
+		return
+	}
+	fmt.Fprintf(b, "## ctn vs floor, repeated\n\nctn and floor at %s operations, run in "+
+		"turn after the sweep; the target above takes the median ratio. These rows are in "+
+		"latest.json with `\"comparison\": \"ratio\"`.\n\n"+
+		"| engine | ctn ms/op | floor ms/op | ratio |\n|---|---:|---:|---:|\n",
+		commas(targetSpeed))
+	for _, p := range pairs {
+		ratio := "a row failed"
+		if p.ok() {
+			ratio = fmt.Sprintf("%.2fx", p.ratio())
+		}
+		fmt.Fprintf(b, "| %s | %s | %s | %s |\n", p.ctn.Engine, num(p.ctn.MSPerOp, 5),
+			num(p.floor.MSPerOp, 5), ratio)
 	}
 	b.WriteString("\n")
 }

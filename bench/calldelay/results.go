@@ -37,13 +37,18 @@ type Row struct {
 	// LoadAverage is the machine's 1-minute load average when the row started.
 	LoadAverage string `json:"load_average"`
 	Failure     string `json:"failure,omitempty"`
-	// Comparison is ComparisonDurable for the rows of the store comparison,
-	// which the results table, the chart and the other targets leave out.
+	// Comparison is ComparisonDurable or ComparisonRatio for the rows run
+	// after the sweep, which the results table, the chart and the other
+	// targets leave out.
 	Comparison string `json:"comparison,omitempty"`
 }
 
-// ComparisonDurable marks the rows of the store comparison.
-const ComparisonDurable = "durable"
+// Comparisons: the rows of the store comparison, and the ctn and floor rows
+// repeated for the ratio target.
+const (
+	ComparisonDurable = "durable"
+	ComparisonRatio   = "ratio"
+)
 
 // fill sets the row's figures from how it ended.
 func (row *Row) fill(res outcome, tr *tracker, hang bool) {

@@ -43,7 +43,7 @@ func Run(cfg Config) (*Report, error) {
 	}
 	rep.Machine.LoadAfter = loadAverage()
 	rep.Duration = time.Since(rep.Started)
-	rep.Targets = append(evaluate(sweepRows(rep.Rows)), evaluateDurable(rep.Rows)...)
+	rep.Targets = append(evaluate(rep.Rows), evaluateDurable(rep.Rows)...)
 	if cfg.Out != "" {
 		if err := writeResults(cfg.Out, rep); err != nil {
 			return rep, err
@@ -75,6 +75,16 @@ func (r *runner) specs() []rowSpec {
 			for _, st := range []string{StoreMemory, StoreBolt} {
 				out = append(out, rowSpec{mode: ModeCtn, ops: n, engine: e, store: st,
 					comparison: ComparisonDurable})
+			}
+		}
+	}
+	if r.hasMode(ModeCtn) && r.hasMode(ModeFloor) {
+		for _, e := range r.cfg.Engines {
+			for i := 0; i < r.cfg.RatioPairs; i++ {
+				for _, m := range []Mode{ModeCtn, ModeFloor} {
+					out = append(out, rowSpec{mode: m, ops: targetSpeed, engine: e,
+						comparison: ComparisonRatio})
+				}
 			}
 		}
 	}

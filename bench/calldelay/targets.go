@@ -1,6 +1,9 @@
 package calldelay
 
-import "fmt"
+import (
+	"fmt"
+	"sort"
+)
 
 // Target is one speed or reliability goal and whether a sweep met it.
 type Target struct {
@@ -11,15 +14,18 @@ type Target struct {
 	Met      *bool  `json:"met"` // nil when the sweep lacks the rows it needs
 }
 
-// Sizes the targets are judged at.
+// Sizes the targets are judged at, and limits.
 const (
-	targetBatch = 1000000
-	targetSpeed = 100000
-	maxPeakRSS  = 1536 << 20 // 1.5 GiB
+	targetBatch   = 1000000
+	targetSpeed   = 100000
+	maxPeakRSS    = 1536 << 20 // 1.5 GiB
+	maxFloorRatio = 3          // ctn per operation, in multiples of floor's
 )
 
-// evaluate judges the targets for every engine mode in the rows.
-func evaluate(rows []Row) []Target {
+// evaluate judges the targets for every engine mode of the sweep's rows. The
+// ctn vs floor target is judged on the ratio rows when there are any.
+func evaluate(all []Row) []Target {
+	rows := sweepRows(all)
 	var out []Target
 	seen := map[string]bool{}
 	for _, r := range rows {
@@ -28,9 +34,19 @@ func evaluate(rows []Row) []Target {
 		}
 		seen[r.Engine] = true
 		out = append(out, evaluateEngine(rows, r.Engine)...)
+		if pairs := ratioPairs(all, r.Engine); len(pairs) > 0 {
+			for i := range out {
+				if t := &out[i]; t.Engine == r.Engine && t.Name == floorTargetName {
+					*t = medianRatioTarget(r.Engine, pairs)
+				}
+			}
+		}
 	}
 	return out
 }
+
+// floorTargetName names the ctn vs floor target.
+const floorTargetName = "ctn per operation vs floor at 100,000"
 
 func evaluateEngine(rows []Row, engine string) []Target {
 	find := func(m Mode, ops int, fanout bool) *Row {
@@ -48,8 +64,8 @@ func evaluateEngine(rows []Row, engine string) []Target {
 			find(ModeCtn, targetBatch, false)),
 		batchTarget("ctn fan-out, 1,000,000 distinct objects", engine,
 			find(ModeCtn, targetBatch, true)),
-		ratioTarget("ctn per operation vs floor at 100,000", engine, ctn,
-			find(ModeFloor, targetSpeed, false), 3),
+		ratioTarget(floorTargetName, engine, ctn, find(ModeFloor, targetSpeed, false),
+			maxFloorRatio),
 		rateTarget("ctn throughput at 100,000", engine, ctn, 200000),
 		rateTarget("await-ws throughput on one connection at 100,000", engine,
 			find(ModeAwaitWS, targetSpeed, false), 50000),
@@ -203,4 +219,65 @@ func commas(n int) string {
 		s = s[:i] + "," + s[i:]
 	}
 	return s
+}
+
+// ratioPair is a ctn row and the floor row run after it for the ratio target.
+type ratioPair struct{ ctn, floor Row }
+
+func (p ratioPair) ok() bool { return p.ctn.ok() && p.floor.ok() && p.floor.MSPerOp > 0 }
+
+func (p ratioPair) ratio() float64 { return p.ctn.MSPerOp / p.floor.MSPerOp }
+
+// ratioPairs matches each ctn ratio row of engine with the floor row that
+// follows it.
+func ratioPairs(rows []Row, engine string) []ratioPair {
+	var out []ratioPair
+	for i, c := range rows {
+		if c.Comparison != ComparisonRatio || c.Mode != ModeCtn || c.Engine != engine {
+			continue
+		}
+		for _, f := range rows[i+1:] {
+			if f.Comparison == ComparisonRatio && f.Mode == ModeFloor && f.Engine == engine {
+				out = append(out, ratioPair{ctn: c, floor: f})
+				break
+			}
+		}
+	}
+	return out
+}
+
+// medianRatioTarget judges the ctn vs floor target on the median ratio of
+// the pairs. A failed row fails the target.
+func medianRatioTarget(engine string, pairs []ratioPair) Target {
+	t := Target{Name: floorTargetName, Engine: engine,
+		Goal: fmt.Sprintf("ctn <= %dx per operation, median of %d pairs", maxFloorRatio,
+			len(pairs))}
+	ratios := make([]float64, len(pairs))
+	var ctn, floor []float64
+	for i, p := range pairs {
+		if !p.ok() {
+			t.Measured = "a row failed"
+			t.Met = verdict(false)
+			return t
+		}
+		ratios[i] = p.ratio()
+		ctn = append(ctn, p.ctn.MSPerOp)
+		floor = append(floor, p.floor.MSPerOp)
+	}
+	m := median(ratios)
+	t.Measured = fmt.Sprintf("%.2f us vs %.2f us per operation (medians): %.2fx, "+
+		"pairs %.2fx to %.2fx", median(ctn)*1000, median(floor)*1000, m, ratios[0],
+		ratios[len(ratios)-1])
+	t.Met = verdict(m <= maxFloorRatio)
+	return t
+}
+
+// median returns the median of v, which it sorts.
+func median(v []float64) float64 {
+	sort.Float64s(v)
+	n := len(v)
+	if n%2 == 1 {
+		return v[n/2]
+	}
+	return (v[n/2-1] + v[n/2]) / 2
 }

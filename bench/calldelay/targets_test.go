@@ -54,3 +54,102 @@ func TestComparisonRowsOutsideSweep(t *testing.T) {
 		t.Errorf("a bolt row without its memory row makes a durable section:\n%s", page)
 	}
 }
+
+// ratioRows returns a sweep's ctn and floor rows at 100,000 operations with
+// the given ms per operation, and a ratio pair for each ctn/floor pair given.
+func ratioRows(sweepCtn, sweepFloor float64, pairs ...[2]float64) []Row {
+	row := func(m Mode, msPerOp float64, comparison string) Row {
+		return Row{Mode: m, Ops: targetSpeed, Engine: EngineInterruptible, Store: StoreMemory,
+			Completed: targetSpeed, MSPerOp: msPerOp, OpsPerSec: 1000 / msPerOp,
+			Comparison: comparison}
+	}
+	rows := []Row{row(ModeCtn, sweepCtn, ""), row(ModeFloor, sweepFloor, "")}
+	for _, p := range pairs {
+		rows = append(rows, row(ModeCtn, p[0], ComparisonRatio),
+			row(ModeFloor, p[1], ComparisonRatio))
+	}
+	return rows
+}
+
+func floorTarget(t *testing.T, rows []Row) Target {
+	t.Helper()
+	for _, tg := range evaluate(rows) {
+		if tg.Name == floorTargetName {
+			return tg
+		}
+	}
+	t.Fatalf("no %q target", floorTargetName)
+	return Target{}
+}
+
+func TestFloorRatioTakesMedianOfPairs(t *testing.T) {
+	// The sweep's own pair is 4x; the median of the repeated pairs is 2.9x.
+	rows := ratioRows(0.004, 0.001, [2]float64{0.0035, 0.001}, [2]float64{0.0029, 0.001},
+		[2]float64{0.0028, 0.001})
+	got := floorTarget(t, rows)
+	if got.Met == nil || !*got.Met {
+		t.Errorf("median 2.9x judged %v, want met", got.Met)
+	}
+	want := "2.90 us vs 1.00 us per operation (medians): 2.90x, pairs 2.80x to 3.50x"
+	if got.Measured != want {
+		t.Errorf("measured = %q, want %q", got.Measured, want)
+	}
+	if !strings.Contains(got.Goal, "median of 3 pairs") {
+		t.Errorf("goal = %q, want it to name the 3 pairs", got.Goal)
+	}
+
+	rows = ratioRows(0.002, 0.001, [2]float64{0.0031, 0.001}, [2]float64{0.0029, 0.001},
+		[2]float64{0.0032, 0.001})
+	if met := floorTarget(t, rows).Met; met == nil || *met {
+		t.Errorf("median 3.1x judged %v, want not met", met)
+	}
+}
+
+func TestFloorRatioWithoutPairsUsesSweep(t *testing.T) {
+	got := floorTarget(t, ratioRows(0.0025, 0.001))
+	if got.Met == nil || !*got.Met {
+		t.Errorf("sweep ratio 2.5x judged %v, want met", got.Met)
+	}
+	if want := "2.50 us vs 1.00 us per operation: 2.50x"; got.Measured != want {
+		t.Errorf("measured = %q, want %q", got.Measured, want)
+	}
+}
+
+func TestFloorRatioFailedPairFails(t *testing.T) {
+	rows := ratioRows(0.002, 0.001, [2]float64{0.002, 0.001}, [2]float64{0.002, 0.001})
+	rows[len(rows)-1].Failure = "child exited"
+	got := floorTarget(t, rows)
+	if got.Met == nil || *got.Met {
+		t.Errorf("a failed floor row judged %v, want not met", got.Met)
+	}
+	page := markdown(&Report{Rows: rows, Targets: evaluate(rows)})
+	if !strings.Contains(page, "## ctn vs floor, repeated") {
+		t.Errorf("the page lacks the repeated pairs:\n%s", page)
+	}
+	if !strings.Contains(page, "| interruptible | 0.00200 | 0.00100 | 2.00x |") {
+		t.Errorf("the page lacks the first pair's row:\n%s", page)
+	}
+}
+
+func TestRatioPairsRunAfterSweep(t *testing.T) {
+	r := &runner{cfg: Config{Sizes: []int{100}, Modes: []Mode{ModeCtn, ModeFloor},
+		Engines: []string{EngineInterruptible, EngineUninterruptible}, RatioPairs: 2}}
+	specs := r.specs()
+	if len(specs) != 4+8 {
+		t.Fatalf("got %d rows, want 4 of the sweep and 8 ratio rows", len(specs))
+	}
+	for i, s := range specs[4:] {
+		wantMode := []Mode{ModeCtn, ModeFloor}[i%2]
+		wantEngine := []string{EngineInterruptible, EngineUninterruptible}[i/4]
+		if s.mode != wantMode || s.engine != wantEngine || s.ops != targetSpeed ||
+			s.comparison != ComparisonRatio {
+			t.Errorf("ratio row %d = %+v, want %s %s at %d", i, s, wantMode, wantEngine,
+				targetSpeed)
+		}
+	}
+
+	r.cfg.Modes = []Mode{ModeCtn}
+	if n := len(r.specs()); n != 2 {
+		t.Errorf("without floor: got %d rows, want the 2 of the sweep", n)
+	}
+}
