@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	goruntime "runtime"
 	"strconv"
 	"sync"
 	"testing"
@@ -276,5 +277,44 @@ func TestHandlerLookupPerModule(t *testing.T) {
 		if _, ok := lookupHandler(tr, "ok"); ok {
 			t.Fatal("calc: lookup of ok succeeded, want not found")
 		}
+	}
+}
+
+// TestLargeCallsNotRetained sends calls that carry 16 MiB in all from one
+// turn and checks that the heap returns to its size before them once they
+// have arrived. A worker's turn keeps its buffers for the next turn, and
+// must not keep them at the size of the largest turn it ever ran.
+func TestLargeCallsNotRetained(t *testing.T) {
+	// One worker runs every turn, so the turn after the calls reuses the
+	// buffers of the turn that made them.
+	rt := newRuntime(t, Options{Workers: 1})
+	heapAlloc := func() uint64 {
+		goruntime.GC()
+		goruntime.GC()
+		var ms goruntime.MemStats
+		goruntime.ReadMemStats(&ms)
+		return ms.HeapAlloc
+	}
+	sendPadded := func(n, pad, total int) {
+		t.Helper()
+		mustCall(t, rt, "caller/pad", callhost.Op("sendPadded", n, pad), nil)
+		waitStat(t, rt, "calc/padded", "padded", total)
+		waitIdle(t, rt)
+		// The worker's turn refers to its last run, and so to the messages
+		// that run consumed, until the next turn starts.
+		mustCall(t, rt, "obj/other", callhost.Op("double", 1), nil)
+	}
+	// Small calls first, so that the pools, caches and buffers that every
+	// turn uses exist before the baseline.
+	sendPadded(64, 16, 64)
+	before := heapAlloc()
+
+	const calls, pad = 64, 256 << 10
+	sendPadded(calls, pad, 64+calls)
+	after := heapAlloc()
+	const slack = 4 << 20
+	if after > before+slack {
+		t.Errorf("heap grew from %d to %d bytes after %d calls of %d bytes had arrived, "+
+			"want at most %d bytes of growth", before, after, calls, pad, slack)
 	}
 }

@@ -60,6 +60,28 @@ func (t *turn) reset(inst *host.Instance, o *object, msg *message, run *runEffec
 	t.log = guestLog{}
 }
 
+// The call buffers that a worker's turn keeps for its next turn are at most
+// maxKeptArena bytes of operations and continuation arguments and
+// maxKeptCalls staged calls. Larger ones go to the garbage collector when
+// the turn ends, so that one turn with large or many calls does not hold
+// that memory for the life of the worker.
+const (
+	maxKeptArena = 1 << 20
+	maxKeptCalls = 4096
+)
+
+// dropLargeCallBuffers releases the turn's call buffers when they are
+// larger than the bounds above. It runs once the run has copied or built
+// what it needs from them.
+func (t *turn) dropLargeCallBuffers() {
+	if cap(t.arena) > maxKeptArena {
+		t.arena = nil
+	}
+	if cap(t.calls) > maxKeptCalls {
+		t.calls = nil
+	}
+}
+
 // run runs msg on inst as one turn, adds its effects and outcome to run, and
 // returns the turn's error.
 func (t *turn) run(inst *host.Instance, o *object, msg *message,
@@ -82,6 +104,7 @@ func (t *turn) run(inst *host.Instance, o *object, msg *message,
 	} else {
 		t.logFailure(err)
 	}
+	t.dropLargeCallBuffers()
 	switch {
 	case msg.kind == msgAlarm && err != nil:
 		t.rt.retryAlarm(run, msg, err)

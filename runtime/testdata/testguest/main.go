@@ -429,6 +429,10 @@ func forgeContinuation(c *guest.Ctx, id string) (string, error) {
 func init() {
 	guest.Expose3("tryCall", tryCall)
 	guest.Expose1("flood", flood)
+	guest.Expose2("sendPadded", sendPadded)
+	guest.Expose1("countPadded", func(c *guest.Ctx, s string) (guest.None, error) {
+		return guest.None{}, bump(c, "padded")
+	})
 	guest.Expose1("bigResult", func(c *guest.Ctx, n int) (string, error) {
 		return string(make([]byte, n)), nil
 	})
@@ -476,6 +480,18 @@ func tryCall(c *guest.Ctx, class, id string, pad int) (string, error) {
 		return "accepted", nil
 	}
 	return fmt.Sprint(err), nil
+}
+
+// sendPadded sends n calls to calc/padded without continuations, each
+// carrying a string of pad bytes, which countPadded counts on arrival.
+func sendPadded(c *guest.Ctx, n, pad int) (guest.None, error) {
+	s := strings.Repeat("p", pad)
+	for i := 0; i < n; i++ {
+		if _, err := c.Send(guest.Object("calc", "padded"), guest.Op("countPadded", s)); err != nil {
+			return guest.None{}, err
+		}
+	}
+	return guest.None{}, nil
 }
 
 // flood makes n fire-and-forget calls to calc/flooded and reports how many
