@@ -60,6 +60,18 @@ func (t *turn) reset(inst *host.Instance, o *object, msg *message, run *runEffec
 	t.log = guestLog{}
 }
 
+// detach drops the turn's references to the run that ended, its object and
+// its last message, so that an idle worker does not keep the messages that
+// run consumed.
+func (t *turn) detach() {
+	t.inst, t.obj, t.msg, t.effects = nil, nil, nil, nil
+	clear(t.calls)
+	t.calls = t.calls[:0]
+	t.outHops = nil
+	t.writes.reset()
+	t.alarmsAdd, t.alarmsDel = nil, nil
+}
+
 // The call buffers that a worker's turn keeps for its next turn are at most
 // maxKeptArena bytes of operations and continuation arguments and
 // maxKeptCalls staged calls. Larger ones go to the garbage collector when

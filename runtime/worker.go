@@ -58,6 +58,7 @@ func (rt *Runtime) runObject(t *turn, o *object) {
 			break
 		}
 	}
+	t.detach()
 	o.class.pool.Put(inst)
 	rt.runq.done(o.class, time.Since(start))
 	run.commit(func() { rt.release(o) })
