@@ -148,7 +148,11 @@ func writeFailures(b *strings.Builder, rows []Row) {
 			b.WriteString("## Errors and failures\n\n")
 			first = false
 		}
-		fmt.Fprintf(b, "- %s n=%d fanout %s %s:", r.Mode, r.Ops, yesNo(r.Fanout), r.Engine)
+		fmt.Fprintf(b, "- %s n=%d fanout %s %s", r.Mode, r.Ops, yesNo(r.Fanout), r.Engine)
+		if r.Comparison != "" {
+			fmt.Fprintf(b, " (%s comparison)", r.Comparison)
+		}
+		b.WriteString(":")
 		if len(r.ErrorsByCode) > 0 {
 			fmt.Fprintf(b, " errors by code %v;", r.ErrorsByCode)
 		}

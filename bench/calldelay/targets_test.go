@@ -129,6 +129,10 @@ func TestFloorRatioFailedPairFails(t *testing.T) {
 	if !strings.Contains(page, "| interruptible | 0.00200 | 0.00100 | 2.00x |") {
 		t.Errorf("the page lacks the first pair's row:\n%s", page)
 	}
+	if !strings.Contains(page, "- floor n=100000 fanout no interruptible (ratio comparison): "+
+		"child exited") {
+		t.Errorf("the failure list does not mark the failed row as a ratio row:\n%s", page)
+	}
 }
 
 func TestRatioPairsRunAfterSweep(t *testing.T) {

@@ -122,6 +122,9 @@ func parseFlags(args []string, stderr io.Writer) (*calldelay.Config, error) {
 	if err := fillConfig(cfg, *sizes, *modes, *fanout, *engines); err != nil {
 		return nil, err
 	}
+	if cfg.RatioPairs < 0 {
+		return nil, fmt.Errorf("-ratio-pairs is %d: want 0 or more", cfg.RatioPairs)
+	}
 	if strings.TrimSpace(*durable) != "" {
 		var err error
 		if cfg.DurableSizes, err = calldelay.ParseSizes(*durable); err != nil {
