@@ -22,6 +22,11 @@ func markdown(rep *Report) string {
 		m.GoVersion, m.WazeroVersion, m.ExtismSDK, m.GitCommit)
 	fmt.Fprintf(&b, "- Load average (1, 5, 15 min) before: %s, after: %s\n", m.LoadBefore,
 		m.LoadAfter)
+	if m.DeflateNS > 0 {
+		fmt.Fprintf(&b, "- Machine speed: compress/flate compresses a fixed 64 KiB text in "+
+			"%.0f us (best of 5), to compare sweeps from different days\n",
+			float64(m.DeflateNS)/1000)
+	}
 	c := rep.Config
 	fmt.Fprintf(&b, "- ctn: %d calls per controller turn; await-ws: %d calls in flight; "+
 		"await-embedded: %d goroutines; call timeout: %s; hang after %s without progress\n\n",

@@ -2,8 +2,12 @@ package calldelay
 
 import (
 	"bufio"
+	"bytes"
+	"compress/flate"
 	"encoding/json"
 	"fmt"
+	"io"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -94,6 +98,10 @@ type Machine struct {
 	GitCommit     string `json:"git_commit"` // HEAD of the repository, "+dirty" with local edits
 	LoadBefore    string `json:"load_average_before"`
 	LoadAfter     string `json:"load_average_after"`
+	// DeflateNS is the least of five timings, in ns, of compressing a fixed
+	// 64 KiB text with compress/flate in the runner: a fixed amount of plain
+	// Go work, for comparing the speed of the machine between sweeps.
+	DeflateNS int64 `json:"deflate_64k_ns"`
 }
 
 // Report is the result of a sweep.
@@ -131,7 +139,26 @@ func newMachine(root string) Machine {
 	m.ExtismSDK = requiredVersion(filepath.Join(root, "bench", "extism", "go.mod"),
 		"github.com/extism/go-sdk")
 	m.GitCommit = gitCommit(root)
+	m.DeflateNS = deflateTime()
 	return m
+}
+
+// deflateTime returns the least time of five compressions of a fixed 64 KiB
+// text with compress/flate, in ns.
+func deflateTime() int64 {
+	var text bytes.Buffer
+	for i := 0; text.Len() < 64<<10; i++ {
+		fmt.Fprintf(&text, "operation %d of the call-delay benchmark returned %d\n", i, 2*i)
+	}
+	best := time.Duration(math.MaxInt64)
+	for range 5 {
+		start := time.Now()
+		w, _ := flate.NewWriter(io.Discard, flate.DefaultCompression)
+		w.Write(text.Bytes()[:64<<10])
+		w.Close()
+		best = min(best, time.Since(start))
+	}
+	return best.Nanoseconds()
 }
 
 // gitCommit returns the short hash of HEAD in dir, with "+dirty" when the

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -100,8 +101,15 @@ func checkFiles(t *testing.T, dir string) {
 	if err := json.Unmarshal(b, &rep); err != nil {
 		t.Fatalf("latest.json does not decode: %v", err)
 	}
-	if rep.Machine.Cores == 0 || rep.Machine.WazeroVersion == "" {
+	if rep.Machine.Cores == 0 || rep.Machine.WazeroVersion == "" || rep.Machine.DeflateNS <= 0 {
 		t.Errorf("latest.json lacks machine facts: %+v", rep.Machine)
+	}
+	page, err := os.ReadFile(filepath.Join(dir, "latest.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(page), "- Machine speed: compress/flate compresses") {
+		t.Errorf("latest.md lacks the machine speed")
 	}
 }
 
