@@ -34,6 +34,11 @@ const ChildEnv = "CALLDELAY_CHILD"
 // profiles; see ChildMain.
 const ProfileEnv = "CALLDELAY_PROFILE"
 
+// NoTraceEnv names the environment variable that, set to 1, leaves the
+// execution trace out of the profiles, and with it the cost of recording
+// every scheduling event.
+const NoTraceEnv = "CALLDELAY_NO_TRACE"
+
 // Object stores a sweep can run on.
 const (
 	StoreMemory = "memory" // store.NewMemory: nothing is kept across restarts
@@ -98,7 +103,7 @@ func parseChildArgs(args []string) (*childArgs, error) {
 // With CALLDELAY_PROFILE set to a path prefix, the child writes a CPU
 // profile to PREFIX-ROW.cpu, an execution trace to PREFIX-ROW.trace and an
 // allocation profile to PREFIX-ROW.alloc, where ROW names the row (see
-// profileName).
+// profileName). CALLDELAY_NO_TRACE=1 leaves the trace out.
 func ChildMain(args []string, stdout io.Writer) int {
 	em := load.NewEmitter(stdout)
 	a, err := parseChildArgs(args)
@@ -317,10 +322,13 @@ func startProfiles(prefix string, a *childArgs) (func(), error) {
 		cpu.Close()
 		return nil, fmt.Errorf("%s: %w", ProfileEnv, err)
 	}
-	tr, err := os.Create(base + ".trace")
-	if err == nil && trace.Start(tr) != nil {
-		tr.Close()
-		tr = nil
+	var tr *os.File
+	if os.Getenv(NoTraceEnv) != "1" {
+		tr, err = os.Create(base + ".trace")
+		if err == nil && trace.Start(tr) != nil {
+			tr.Close()
+			tr = nil
+		}
 	}
 	return func() {
 		pprof.StopCPUProfile()

@@ -1,6 +1,8 @@
 package calldelay
 
 import (
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -109,6 +111,30 @@ func TestProfileNameNamesTheRow(t *testing.T) {
 	for _, tc := range cases {
 		if got := profileName(&tc.args); got != tc.want {
 			t.Errorf("profileName(%+v) = %q, want %q", tc.args, got, tc.want)
+		}
+	}
+}
+
+func TestProfilesLeaveTraceOut(t *testing.T) {
+	a := &childArgs{mode: ModeFloor, ops: 25, engine: EngineInterruptible}
+	for _, noTrace := range []string{"", "1"} {
+		t.Setenv(NoTraceEnv, noTrace)
+		prefix := filepath.Join(t.TempDir(), "p")
+		stop, err := startProfiles(prefix, a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stop()
+		base := prefix + "-" + profileName(a)
+		for _, ext := range []string{".cpu", ".alloc"} {
+			if _, err := os.Stat(base + ext); err != nil {
+				t.Errorf("%s=%q: %s missing: %v", NoTraceEnv, noTrace, ext, err)
+			}
+		}
+		_, err = os.Stat(base + ".trace")
+		if traced := err == nil; traced != (noTrace == "") {
+			t.Errorf("%s=%q: trace written %v, want %v", NoTraceEnv, noTrace, traced,
+				noTrace == "")
 		}
 	}
 }
