@@ -48,14 +48,10 @@ type turn struct {
 func newTurn(rt *Runtime) *turn { return &turn{rt: rt} }
 
 func (t *turn) reset(inst *host.Instance, o *object, msg *message, run *runEffects) {
+	t.detach()
 	t.inst, t.obj, t.msg, t.effects = inst, o, msg, run
-	t.writes.reset()
-	t.alarmsAdd, t.alarmsDel = nil, nil
-	clear(t.calls)
-	t.calls = t.calls[:0]
 	t.arena = t.arena[:0]
 	t.forwarded = false
-	t.outHops = nil
 	t.handler = ""
 	t.log = guestLog{}
 }
