@@ -348,11 +348,14 @@ func TestFailedTurnsCallsNotSent(t *testing.T) {
 			[]any{"calc", "f", "incr", 1000, 0})
 		for _, op := range []callhost.Operation{bad, ok} {
 			wg.Add(1)
-			wantErr := op.Handler() == "callThenFail"
+			mustFail := op.Handler() == "callThenFail"
 			err := rt.CallFunc(callhost.Object("caller", "f"), op, func(_ callhost.Result, err error) {
 				defer wg.Done()
-				if (err != nil) != wantErr {
-					errs <- fmt.Errorf("%s: error %v, want an error: %v", op.Handler(), err, wantErr)
+				switch {
+				case mustFail && err == nil:
+					errs <- errors.New("callThenFail succeeded, want an error")
+				case !mustFail && err != nil:
+					errs <- fmt.Errorf("callOnce failed: %v", err)
 				}
 			})
 			if err != nil {
@@ -360,14 +363,17 @@ func TestFailedTurnsCallsNotSent(t *testing.T) {
 			}
 		}
 	}
+
 	wg.Wait()
 	close(errs)
 	for err := range errs {
 		t.Error(err)
 	}
+
 	for i := 0; i < turns; i++ {
 		waitStat(t, rt, "caller/f", fmt.Sprintf("ok%d.runs", i), 1)
 	}
+
 	var count int
 	mustCall(t, rt, "calc/f", callhost.Op("incr", 0), &count)
 	if want := turns * (turns + 1) / 2; count != want {
