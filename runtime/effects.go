@@ -29,9 +29,12 @@ const listPageSize = 1000
 // its effects apply, after the object is released, so the allocation of each
 // call stays off the object's serial path.
 type stagedCall struct {
-	id          uint64
-	target      callhost.Address
-	replyTo     uint64 // for a forwarded call, the call being served
+	id     uint64
+	target callhost.Address
+	// replyTo is the pending call that the invoke's outcome completes: the
+	// call itself when it has a continuation, the call being served when it
+	// is forwarded, and 0 otherwise.
+	replyTo     uint64
 	handler     string // continuation handler; "" for a call without one
 	hasCont     bool
 	placeholder bool
@@ -119,7 +122,10 @@ func (t *turn) Call(envelope []byte) (uint64, error) {
 		hops:        t.callHops(),
 		turnHops:    t.msg.hops,
 	}
-	if forward {
+	switch {
+	case c.HasCont:
+		call.replyTo = id
+	case forward:
 		call.replyTo = t.msg.replyTo
 	}
 	t.calls = append(t.calls, call)
@@ -140,12 +146,12 @@ func (c *stagedCall) build(rt *Runtime, from callhost.Address, arena []byte) (*m
 		arena[c.offset+c.stepsLen:c.offset+c.stepsLen+c.argsLen])
 	steps := owned[:c.stepsLen:c.stepsLen]
 	contArgs := owned[c.stepsLen:len(owned):len(owned)]
-	if !c.hasCont {
-		return &message{kind: msgInvoke, callID: c.id, replyTo: c.replyTo, from: from,
-			hops: c.hops, steps: steps, ext: c.ext, to: c.target}, nil
-	}
-	rec.invoke = message{kind: msgInvoke, callID: c.id, replyTo: c.id, from: from,
+	invoke := message{kind: msgInvoke, callID: c.id, replyTo: c.replyTo, from: from,
 		hops: c.hops, steps: steps, ext: c.ext, to: c.target}
+	if !c.hasCont {
+		return &invoke, nil
+	}
+	rec.invoke = invoke
 	rec.pending = pending{
 		id:          c.id,
 		target:      c.target,
