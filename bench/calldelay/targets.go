@@ -33,14 +33,7 @@ func evaluate(all []Row) []Target {
 			continue
 		}
 		seen[r.Engine] = true
-		out = append(out, evaluateEngine(rows, r.Engine)...)
-		if pairs := ratioPairs(all, r.Engine); len(pairs) > 0 {
-			for i := range out {
-				if t := &out[i]; t.Engine == r.Engine && t.Name == floorTargetName {
-					*t = medianRatioTarget(r.Engine, pairs)
-				}
-			}
-		}
+		out = append(out, evaluateEngine(rows, ratioPairs(all, r.Engine), r.Engine)...)
 	}
 	return out
 }
@@ -48,7 +41,9 @@ func evaluate(all []Row) []Target {
 // floorTargetName names the ctn vs floor target.
 const floorTargetName = "ctn per operation vs floor at 100,000"
 
-func evaluateEngine(rows []Row, engine string) []Target {
+// evaluateEngine judges the targets of one engine mode on the sweep's rows,
+// and the ctn vs floor target on pairs when there are any.
+func evaluateEngine(rows []Row, pairs []ratioPair, engine string) []Target {
 	find := func(m Mode, ops int, fanout bool) *Row {
 		for i := range rows {
 			r := &rows[i]
@@ -59,13 +54,17 @@ func evaluateEngine(rows []Row, engine string) []Target {
 		return nil
 	}
 	ctn := find(ModeCtn, targetSpeed, false)
+	floor := ratioTarget(floorTargetName, engine, ctn, find(ModeFloor, targetSpeed, false),
+		maxFloorRatio)
+	if len(pairs) > 0 {
+		floor = medianRatioTarget(engine, pairs)
+	}
 	return []Target{
 		batchTarget("ctn, 1,000,000 operations in one batch", engine,
 			find(ModeCtn, targetBatch, false)),
 		batchTarget("ctn fan-out, 1,000,000 distinct objects", engine,
 			find(ModeCtn, targetBatch, true)),
-		ratioTarget(floorTargetName, engine, ctn, find(ModeFloor, targetSpeed, false),
-			maxFloorRatio),
+		floor,
 		rateTarget("ctn throughput at 100,000", engine, ctn, 200000),
 		rateTarget("await-ws throughput on one connection at 100,000", engine,
 			find(ModeAwaitWS, targetSpeed, false), 50000),

@@ -83,7 +83,7 @@ func floorTarget(t *testing.T, rows []Row) Target {
 }
 
 func TestFloorRatioTakesMedianOfPairs(t *testing.T) {
-	// The sweep's own pair is 4x; the median of the repeated pairs is 2.9x.
+	// The sweep's own pair is 4x, and the median of the repeated pairs is 2.9x.
 	rows := ratioRows(0.004, 0.001, [2]float64{0.0035, 0.001}, [2]float64{0.0029, 0.001},
 		[2]float64{0.0028, 0.001})
 	got := floorTarget(t, rows)
