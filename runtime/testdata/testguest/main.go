@@ -257,13 +257,20 @@ func gotDouble(c *guest.Ctx, i int, r guest.Result[int]) (guest.None, error) {
 // callOnce calls target.op with an operation given as [class, id, handler,
 // arg, timeout_ms] and records the outcome under key.
 func callOnce(c *guest.Ctx, key string, spec []any) (guest.None, error) {
+	target, op := specCall(spec)
+	timeout := time.Duration(toInt(spec[4])) * time.Millisecond
+	_, err := c.Call(target, op, guest.Then("record", key, guest.Placeholder),
+		guest.Timeout(timeout))
+	return guest.None{}, err
+}
+
+// specCall returns the target and the operation that spec names: class, id,
+// handler and argument, as callOnce takes them.
+func specCall(spec []any) (guest.Address, guest.Operation) {
 	class, _ := spec[0].(string)
 	id, _ := spec[1].(string)
 	handler, _ := spec[2].(string)
-	timeout := time.Duration(toInt(spec[4])) * time.Millisecond
-	_, err := c.Call(guest.Object(class, id), guest.Op(handler, spec[3]),
-		guest.Then("record", key, guest.Placeholder), guest.Timeout(timeout))
-	return guest.None{}, err
+	return guest.Object(class, id), guest.Op(handler, spec[3])
 }
 
 // callThenFail makes the call of callOnce and sends the same operation
@@ -272,10 +279,8 @@ func callThenFail(c *guest.Ctx, key string, spec []any) (guest.None, error) {
 	if _, err := callOnce(c, key, spec); err != nil {
 		return guest.None{}, err
 	}
-	class, _ := spec[0].(string)
-	id, _ := spec[1].(string)
-	handler, _ := spec[2].(string)
-	if _, err := c.Send(guest.Object(class, id), guest.Op(handler, spec[3])); err != nil {
+	target, op := specCall(spec)
+	if _, err := c.Send(target, op); err != nil {
 		return guest.None{}, err
 	}
 	return guest.None{}, errors.New("failed after calls")
