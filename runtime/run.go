@@ -62,8 +62,8 @@ func newRun(rt *Runtime, o *object) *runEffects {
 
 // empty reports whether the run has nothing to commit or apply.
 func (r *runEffects) empty() bool {
-	return r.batch.Empty() && len(r.sends) == 0 && len(r.staged) == 0 && len(r.conts) == 0 &&
-		len(r.callbacks) == 0 && len(r.pendings) == 0
+	return r.batch.Empty() && len(r.sends) == 0 && len(r.staged) == 0 &&
+		len(r.conts) == 0 && len(r.callbacks) == 0 && len(r.pendings) == 0
 }
 
 // consume records that the turn for msg ran, whatever its outcome.
@@ -82,15 +82,16 @@ func (r *runEffects) addTurn(t *turn) {
 		r.writes.set(w)
 	}
 	if len(t.calls) > 0 {
-		deadline := time.Now()
+		now := time.Now()
+		for i := range t.calls {
+			t.calls[i].deadline = now.Add(t.calls[i].timeout)
+		}
 		if r.rt.durable {
 			// The batch records the messages and pending entries, so they
 			// are built now.
 			r.sends = slices.Grow(r.sends, len(t.calls))
 			for i := range t.calls {
-				c := &t.calls[i]
-				c.deadline = deadline.Add(c.timeout)
-				r.addCall(c.build(r.rt, r.obj.addr, t.arena))
+				r.addCall(t.calls[i].build(r.rt, r.obj.addr, t.arena))
 			}
 		} else {
 			base := len(r.arena)
@@ -98,7 +99,6 @@ func (r *runEffects) addTurn(t *turn) {
 			r.staged = slices.Grow(r.staged, len(t.calls))
 			for _, c := range t.calls {
 				c.offset += base
-				c.deadline = deadline.Add(c.timeout)
 				r.staged = append(r.staged, c)
 			}
 		}
