@@ -16,6 +16,9 @@ func TestDisconnectKeepsQueuedCalls(t *testing.T) {
 	dropped := dialRaw(t, e.url)
 	dropped.call(1, "queued", callhost.Op("spin", 500), 0)
 	dropped.call(2, "queued", callhost.Op("incr", 1), 0)
+	// The server reads the two calls on its own goroutine, so the client
+	// disconnects only once the runtime holds both.
+	waitFor(t, "both calls to be accepted", func() bool { return e.rt.Stats().Active >= 2 })
 	dropped.ws.CloseNow()
 
 	// The call of the second client queues behind both calls of the first.
