@@ -30,7 +30,9 @@
 // the outcome arrives, the continuation named with [Then] runs as a new turn
 // of the caller. The continuation's bound arguments may hold [Placeholder]
 // anywhere; a parameter, field, slice element or map value of type
-// [Result] receives the outcome there.
+// [Result] receives the outcome there. Arguments are passed as any. Converting
+// an int outside 0 to 255 to any allocates, which is costly inside a wasm
+// guest, so a loop that makes many calls can box its ints with [Ctx.Int].
 //
 // Each object has its own key-value storage: [Ctx.Get], [Ctx.Put],
 // [Ctx.Delete] and [Ctx.List] work on bytes, and [Load] and [Store] on
