@@ -29,6 +29,7 @@ var (
 // Error codes of docs/abi.md used by the host itself.
 const (
 	codeBadRequest = 1
+	codeTooLarge   = 9
 	codeInternal   = 12
 )
 

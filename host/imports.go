@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 
+	"github.com/callhost/callhost/internal/abi"
 	"github.com/callhost/callhost/internal/msgp"
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
@@ -87,6 +88,7 @@ type importState struct {
 	pendingLim int
 	pendingOut []byte // a Get value (owned by fx); List and ListAlarms output is in listBuf
 	listBuf    []byte
+	envelope   []byte // the envelope call_ints encodes
 }
 
 func (s *importState) begin(fx Effects) {
@@ -151,6 +153,8 @@ func hostModule(rt wazero.Runtime) wazero.HostModuleBuilder {
 		b.NewFunctionBuilder().WithGoModuleFunction(fn, params, result).Export(name)
 	}
 	def("call", importCall, []api.ValueType{i32, i32}, i64)
+	def("call_ints", importCallInts,
+		[]api.ValueType{i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i64, i64, i32}, i64)
 	def("kv_get", importKVGet, []api.ValueType{i32, i32, i32, i32}, i64)
 	def("kv_put", importKVPut, []api.ValueType{i32, i32, i32, i32}, i32)
 	def("kv_delete", importKVDelete, []api.ValueType{i32, i32}, i32)
@@ -230,6 +234,86 @@ func importEnvelope(ctx context.Context, stack []uint64, name string,
 		return
 	}
 	setI64(stack, int64(id))
+}
+
+// importCallInts runs call_ints: it encodes the call envelope of its
+// arguments and records it as the call import would. Its parameters are the
+// target's class, its id, the step's handler and the continuation's handler
+// as (ptr, len) pairs, then the ints' address, the two argument counts, the
+// placeholder mask, the timeout and the flags.
+func importCallInts(ctx context.Context, _ api.Module, stack []uint64) {
+	const name = "call_ints"
+	i := instanceOf(ctx)
+	if i == nil {
+		setI64(stack, rcError)
+		return
+	}
+	i.imports.pending = opNone
+
+	args, contArgs := api.DecodeI32(stack[9]), api.DecodeI32(stack[10])
+	c := abi.IntCall{Args: int(args), ContArgs: int(contArgs), Placeholders: stack[11],
+		TimeoutMS: stack[12], Flags: uint64(api.DecodeU32(stack[13]))}
+	if msg := checkIntCallCounts(args, contArgs, c.Placeholders); msg != "" {
+		i.imports.setError(codeBadRequest, name+": "+msg)
+		setI64(stack, rcError)
+		return
+	}
+
+	// Each read sets last_error when it fails, and the later ones are skipped.
+	var ok bool
+	c.Class, ok = i.read(name, "class", stack[0], stack[1])
+	if ok {
+		c.ID, ok = i.read(name, "id", stack[2], stack[3])
+	}
+	if ok {
+		c.Handler, ok = i.read(name, "handler", stack[4], stack[5])
+	}
+	if ok {
+		c.ContHandler, ok = i.read(name, "continuation handler", stack[6], stack[7])
+	}
+	if ok {
+		c.Ints, ok = i.read(name, "ints", stack[8], uint64(8*(args+contArgs)))
+	}
+	if !ok {
+		setI64(stack, rcError)
+		return
+	}
+
+	if n := len(c.Class) + len(c.ID) + len(c.Handler) + len(c.ContHandler); n > abi.MaxIntCallStrings {
+		i.imports.setError(codeTooLarge, fmt.Sprintf("%s: strings of %d bytes, over %d; "+
+			"make the call with the call import", name, n, abi.MaxIntCallStrings))
+		setI64(stack, rcError)
+		return
+	}
+	if len(c.ContHandler) == 0 && (contArgs > 0 || c.Placeholders != 0) {
+		i.imports.setError(codeBadRequest, name+": continuation arguments without a "+
+			"continuation handler")
+		setI64(stack, rcError)
+		return
+	}
+
+	i.imports.envelope = abi.AppendIntCall(i.imports.envelope[:0], &c)
+	id, err := i.imports.fx.Call(i.imports.envelope)
+	if err != nil {
+		i.imports.fromEffects(name, err)
+		setI64(stack, rcError)
+		return
+	}
+	setI64(stack, int64(id))
+}
+
+// checkIntCallCounts returns why the argument counts and placeholder mask of
+// call_ints are invalid, or "" when they are valid.
+func checkIntCallCounts(args, contArgs int32, placeholders uint64) string {
+	switch {
+	case args < 0 || args > abi.MaxIntArgs || contArgs < 0 || contArgs > abi.MaxIntArgs:
+		return fmt.Sprintf("%d step and %d continuation arguments; each count must be 0 to %d",
+			args, contArgs, abi.MaxIntArgs)
+	case contArgs < 64 && placeholders>>contArgs != 0:
+		return fmt.Sprintf("placeholder mask %#x marks arguments past the continuation's %d",
+			placeholders, contArgs)
+	}
+	return ""
 }
 
 func importKVGet(ctx context.Context, _ api.Module, stack []uint64) {

@@ -16,6 +16,11 @@ func main() {}
 //go:wasmimport callhost call
 func hostCall(ptr unsafe.Pointer, n uint32) int64
 
+//go:wasmimport callhost call_ints
+func hostCallInts(class unsafe.Pointer, classLen uint32, id unsafe.Pointer, idLen uint32,
+	handler unsafe.Pointer, handlerLen uint32, cont unsafe.Pointer, contLen uint32,
+	ints uint32, args, contArgs int32, placeholders, timeoutMS uint64, flags int32) int64
+
 //go:wasmimport callhost kv_get
 func hostKVGet(key unsafe.Pointer, keyLen uint32, dst unsafe.Pointer, dstCap uint32) int64
 
@@ -76,7 +81,7 @@ var handlers = []struct {
 	exposed bool
 }{
 	{"echo", true}, {"spin", true}, {"panic", true}, {"grow", true}, {"kv", true}, {"kvadd", true},
-	{"call", true}, {"log", true}, {"list", true}, {"badptr", true}, {"stderr", true},
+	{"call", true}, {"callints", true}, {"log", true}, {"list", true}, {"badptr", true}, {"stderr", true},
 	{"exit", true}, {"busy", true}, {"local", false}, {"alarm", true}, {"cancel", true},
 	{"alarms", true}, {"badalarm", true},
 }
@@ -136,6 +141,8 @@ func invoke(name string, args, out []byte) []byte {
 		env := a.bin()
 		id := hostCall(ptr(env), uint32(len(env)))
 		return appendInt(append(out, 0x92, 0), id)
+	case "callints":
+		return callInts(&a, out)
 	case "log":
 		level := a.int()
 		msg := a.str()
@@ -215,6 +222,27 @@ func badPointer(out []byte) []byte {
 	second := lastError()
 	out = appendInt(append(out, 0x92, 0, 0x93), rc)
 	return appendBin(appendBin(out, first), second)
+}
+
+// callInts passes its arguments to call_ints: the target's class and id, the
+// handler, the continuation's handler and the ints as bins, then the two
+// argument counts, the placeholder mask, the timeout and the flags. An ints
+// bin of "bad" passes an address outside memory.
+func callInts(a *reader, out []byte) []byte {
+	class, id, handler, cont, ints := a.bin(), a.bin(), a.bin(), a.bin(), a.bin()
+	args, contArgs, placeholders := a.int(), a.int(), a.int()
+	timeout, flags := a.int(), a.int()
+	at := uint32(uintptr(ptr(ints)))
+	if string(ints) == "bad" {
+		at = badAddr
+	}
+	rc := hostCallInts(ptr(class), uint32(len(class)), ptr(id), uint32(len(id)),
+		ptr(handler), uint32(len(handler)), ptr(cont), uint32(len(cont)),
+		at, int32(args), int32(contArgs), uint64(placeholders), uint64(timeout), int32(flags))
+	if rc < 0 {
+		return failed(out)
+	}
+	return appendInt(append(out, 0x92, 0), rc)
 }
 
 // failed returns the host's last error as a guest error.
