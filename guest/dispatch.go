@@ -29,14 +29,15 @@ type dispatcher struct {
 	out      []byte   // response; valid until the next turn
 
 	// Scratch buffers for host imports.
-	kvBuf    []byte   // kv_get output
-	valBuf   []byte   // values encoded by Store
-	listBuf  []byte   // kv_list and alarm_list output
-	startBuf []byte   // kv_list start key
-	errBuf   []byte   // last_error output
-	callBuf  []byte   // call and alarm envelopes
-	sum      int64    // kv_add output, in the heap so that passing it allocates nothing
-	ints     intBoxes // the values of Ctx.Int
+	kvBuf    []byte                    // kv_get output
+	valBuf   []byte                    // values encoded by Store
+	listBuf  []byte                    // kv_list and alarm_list output
+	startBuf []byte                    // kv_list start key
+	errBuf   []byte                    // last_error output
+	callBuf  []byte                    // call and alarm envelopes
+	sum      int64                     // kv_add output, in the heap so that passing it allocates nothing
+	ints     intBoxes                  // the values of Ctx.Int
+	intArgs  [2 * abi.MaxIntArgs]int64 // the arguments of a call_ints call
 
 	self, caller addressCache
 	logger       *slog.Logger

@@ -114,6 +114,17 @@ func instantiateHostModule(ctx context.Context, rt wazero.Runtime) error {
 		h.calls = append(h.calls, read(m, ptr, n))
 		return int64(len(h.calls))
 	})
+	fn("call_ints", func(ctx context.Context, m api.Module, cp, cn, ip, in, hp, hn, kp, kn,
+		ints uint32, args, contArgs int32, placeholders, timeoutMS uint64, flags int32) int64 {
+		h := hostOf(ctx)
+		h.calls = append(h.calls, abi.AppendIntCall(nil, &abi.IntCall{
+			Class: read(m, cp, cn), ID: read(m, ip, in), Handler: read(m, hp, hn),
+			ContHandler: read(m, kp, kn), Ints: read(m, ints, uint32(8*(args+contArgs))),
+			Args: int(args), ContArgs: int(contArgs), Placeholders: placeholders,
+			TimeoutMS: timeoutMS, Flags: uint64(flags),
+		}))
+		return int64(len(h.calls))
+	})
 	fn("kv_get", func(ctx context.Context, m api.Module, kp, kn, dst, dstCap uint32) int64 {
 		v, ok := hostOf(ctx).kv[string(read(m, kp, kn))]
 		if !ok {

@@ -3,6 +3,7 @@
 package guest
 
 import (
+	"encoding/binary"
 	"sort"
 	"strings"
 	"testing"
@@ -20,6 +21,7 @@ type fakeHost struct {
 	failCall *callhost.Error            // when set, call fails
 	lastErr  []byte                     // encoded error value for last_error
 	calls    [][]byte                   // recorded call envelopes
+	intCalls int                        // calls made with call_ints
 	logs     []logLine
 	maxPage  int      // cap on kv_list pages; 0 means none
 	starts   []string // start keys kv_list received
@@ -57,6 +59,21 @@ func (h *fakeHost) call(envelope []byte) int64 {
 	}
 	h.calls = append(h.calls, append([]byte(nil), envelope...))
 	return int64(100 + len(h.calls))
+}
+
+// callInts records the envelope the host encodes for a call_ints call.
+func (h *fakeHost) callInts(class, id, handler, cont string, ints []int64, args, contArgs int32,
+	placeholders, timeoutMS uint64, flags int32) int64 {
+	raw := make([]byte, 0, 8*len(ints))
+	for _, v := range ints {
+		raw = binary.LittleEndian.AppendUint64(raw, uint64(v))
+	}
+	h.intCalls++
+	return h.call(abi.AppendIntCall(nil, &abi.IntCall{
+		Class: []byte(class), ID: []byte(id), Handler: []byte(handler), ContHandler: []byte(cont),
+		Ints: raw, Args: int(args), ContArgs: int(contArgs), Placeholders: placeholders,
+		TimeoutMS: timeoutMS, Flags: uint64(flags),
+	}))
 }
 
 func (h *fakeHost) kvGet(key string, dst []byte) int64 {

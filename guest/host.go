@@ -8,6 +8,13 @@ package guest
 type hostImports interface {
 	// call records a call envelope and returns its id, or -2 on rejection.
 	call(envelope []byte) int64
+	// callInts records a call of one step whose arguments are ints, with an
+	// optional continuation (cont is "" for none) whose arguments are ints
+	// and placeholders, and returns its id, or -2 on rejection. ints holds
+	// the step's args arguments and then the continuation's contArgs; bit k
+	// of placeholders makes continuation argument k the placeholder.
+	callInts(class, id, handler, cont string, ints []int64, args, contArgs int32,
+		placeholders, timeoutMS uint64, flags int32) int64
 	// kvGet copies the value of key into dst when it fits and returns its
 	// length, -1 when the key is absent or -2 on error.
 	kvGet(key string, dst []byte) int64

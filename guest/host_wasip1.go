@@ -19,6 +19,14 @@ var _ hostImports = wasmHost{}
 //go:wasmimport callhost call
 func importCall(ptr unsafe.Pointer, n uint32) int64
 
+// importCallInts does not keep its arguments, so the strings of a Continuation
+// need not escape to the heap.
+//
+//go:wasmimport callhost call_ints
+//go:noescape
+func importCallInts(class, id, handler, cont string, ints unsafe.Pointer, args, contArgs int32,
+	placeholders, timeoutMS uint64, flags int32) int64
+
 //go:wasmimport callhost kv_get
 func importKVGet(key string, dst unsafe.Pointer, dstCap uint32) int64
 
@@ -54,6 +62,12 @@ func ptr(b []byte) unsafe.Pointer { return unsafe.Pointer(unsafe.SliceData(b)) }
 
 func (wasmHost) call(envelope []byte) int64 {
 	return importCall(ptr(envelope), uint32(len(envelope)))
+}
+
+func (wasmHost) callInts(class, id, handler, cont string, ints []int64, args, contArgs int32,
+	placeholders, timeoutMS uint64, flags int32) int64 {
+	return importCallInts(class, id, handler, cont, unsafe.Pointer(unsafe.SliceData(ints)),
+		args, contArgs, placeholders, timeoutMS, flags)
 }
 
 func (wasmHost) kvGet(key string, dst []byte) int64 {
