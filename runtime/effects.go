@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"bytes"
+	"math"
 	"sort"
 	"time"
 
@@ -75,6 +76,10 @@ const callRecordOwned = 48
 
 // Call implements host.Effects: it checks a call envelope from the guest and
 // stages the call.
+// maxTimeoutMS is the longest call timeout, in milliseconds, that a
+// time.Duration holds: about 292 years.
+const maxTimeoutMS = uint64(math.MaxInt64 / int64(time.Millisecond))
+
 func (t *turn) Call(envelope []byte) (uint64, error) {
 	if err := t.checkCallLimits(envelope); err != nil {
 		return 0, err
@@ -100,6 +105,10 @@ func (t *turn) Call(envelope []byte) (uint64, error) {
 	forward := c.Flags&abi.FlagForward != 0
 	if err := t.checkForward(&c, forward); err != nil {
 		return 0, err
+	}
+	if c.TimeoutMS > maxTimeoutMS {
+		return 0, callhost.Errorf(callhost.CodeBadRequest,
+			"call timeout of %d ms is over the maximum of %d ms", c.TimeoutMS, maxTimeoutMS)
 	}
 	timeout := t.rt.opts.CallTimeout
 	if c.TimeoutMS > 0 {

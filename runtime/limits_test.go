@@ -2,10 +2,12 @@ package runtime
 
 import (
 	"context"
+	"math"
 	"strings"
 	"testing"
 
 	"github.com/callhost/callhost"
+	"github.com/callhost/callhost/internal/abi"
 	"github.com/callhost/callhost/store"
 )
 
@@ -203,5 +205,41 @@ func TestCallRulesRejectInvalidNames(t *testing.T) {
 			t.Fatalf("New accepted call rules %v", rules)
 		}
 		wantText(t, "error", err.Error(), "call rules: ")
+	}
+}
+
+// TestCallTimeoutBeyondDuration checks the largest call timeout, which a
+// guest in another language may exceed through either call import: a longer
+// one would overflow time.Duration into a deadline in the past.
+func TestCallTimeoutBeyondDuration(t *testing.T) {
+	rt := newRuntime(t, Options{})
+	o := &object{addr: callhost.Object("caller", "b"), class: rt.class("caller")}
+	msg := &message{kind: msgInvoke, callID: 1, from: callhost.Object("@client", "r")}
+	tn := newTurn(rt)
+	for _, tc := range []struct {
+		timeoutMS uint64
+		want      string
+	}{
+		{maxTimeoutMS, ""},
+		{maxTimeoutMS + 1, "call timeout of 9223372036855 ms is over the maximum of 9223372036854 ms"},
+		{math.MaxUint64, "is over the maximum"},
+	} {
+		tn.reset(nil, o, msg, newRun(rt, o))
+		env, err := abi.AppendCall(nil, callhost.Object("calc", "t"), callhost.Op("double", 1),
+			&abi.Continuation{Handler: "gotDouble", Args: []any{1, 2, callhost.Placeholder}},
+			tc.timeoutMS, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = tn.Call(env)
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("timeout %d ms: %v, want the call accepted", tc.timeoutMS, err)
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+			t.Errorf("timeout %d ms: error %v, want one containing %q", tc.timeoutMS, err, tc.want)
+		case tc.want == "" && tn.calls[0].timeout <= 0:
+			t.Errorf("timeout %d ms staged as %v, want a positive duration", tc.timeoutMS,
+				tn.calls[0].timeout)
+		}
 	}
 }
