@@ -1,6 +1,7 @@
 package guest
 
 import (
+	"math"
 	"strings"
 	"time"
 	"unsafe"
@@ -140,7 +141,7 @@ func (d *dispatcher) registered(name string) bool {
 func (d *dispatcher) intCall(target Address, op Operation, then *Continuation,
 	timeout, flags uint64) (int64, bool) {
 	steps := op.Steps()
-	if len(steps) != 1 || len(steps[0].Args) > abi.MaxIntArgs ||
+	if len(steps) != 1 || len(steps[0].Args) > abi.MaxIntArgs || flags > math.MaxUint32 ||
 		len(target.Class)+len(target.ID)+len(steps[0].Handler) > abi.MaxIntCallStrings/2 {
 		return 0, false
 	}

@@ -32,11 +32,15 @@
 // anywhere; a parameter, field, slice element or map value of type
 // [Result] receives the outcome there. Arguments are passed as any. Converting
 // an int outside 0 to 255 to any allocates, which is costly inside a wasm
-// guest, so a loop that makes many calls can box its ints with [Ctx.Int]. A
-// call of one step whose arguments are ints, with a continuation whose
-// arguments are ints and placeholders, reaches the host through the call_ints
-// import, and the host encodes it. Such a call cost the guest about 40% less
-// than an encoded one in the call-delay benchmark.
+// guest, so a loop that makes many calls can box its ints with [Ctx.Int].
+//
+// A call of one step whose arguments have type int, with no continuation or
+// one whose arguments are ints and [Placeholder], reaches the host through the
+// call_ints import, which leaves encoding the call to the host. The call must
+// have at most 64 arguments per list, no continuation object ([ThenOn]), and
+// names of at most 32 KiB. Such a call cost the guest about 40% less than an
+// encoded one in the call-delay benchmark. Other calls are encoded in the
+// guest.
 //
 // Each object has its own key-value storage: [Ctx.Get], [Ctx.Put],
 // [Ctx.Delete] and [Ctx.List] work on bytes, and [Load] and [Store] on

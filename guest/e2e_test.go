@@ -121,7 +121,7 @@ func instantiateHostModule(ctx context.Context, rt wazero.Runtime) error {
 			Class: read(m, cp, cn), ID: read(m, ip, in), Handler: read(m, hp, hn),
 			ContHandler: read(m, kp, kn), Ints: read(m, ints, uint32(8*(args+contArgs))),
 			Args: int(args), ContArgs: int(contArgs), Placeholders: placeholders,
-			TimeoutMS: timeoutMS, Flags: uint64(flags),
+			TimeoutMS: timeoutMS, Flags: uint64(uint32(flags)),
 		}))
 		return int64(len(h.calls))
 	})

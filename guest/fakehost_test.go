@@ -72,7 +72,7 @@ func (h *fakeHost) callInts(class, id, handler, cont string, ints []int64, args,
 	return h.call(abi.AppendIntCall(nil, &abi.IntCall{
 		Class: []byte(class), ID: []byte(id), Handler: []byte(handler), ContHandler: []byte(cont),
 		Ints: raw, Args: int(args), ContArgs: int(contArgs), Placeholders: placeholders,
-		TimeoutMS: timeoutMS, Flags: uint64(flags),
+		TimeoutMS: timeoutMS, Flags: uint64(uint32(flags)),
 	}))
 }
 

@@ -111,3 +111,18 @@ func TestCallIntsRejectsBadArguments(t *testing.T) {
 		t.Errorf("rejected calls reached Effects: % x", fx.calls)
 	}
 }
+
+// TestCallIntsRejectionReadsAsCall checks that a call the Effects reject
+// fails with the error the call import would give for its envelope.
+func TestCallIntsRejectionReadsAsCall(t *testing.T) {
+	_, p := newGuestPool(t, Config{}, PoolConfig{Max: 1})
+	fx := newTestEffects()
+	fx.callErr = &codedError{10, "calls to calc are not allowed"}
+	resp := turn(t, p, invoke("callints", callIntsArgs("calc", "t", "h", "", []int64{}, 0, 0, 0, 0, 0)...), fx)
+	_, val := decodeResponse(t, resp)
+	r := msgp.NewReader(val)
+	want := abi.AppendError(nil, 10, "call: calls to calc are not allowed")
+	if got := mustBytes(t, &r); !bytes.Equal(got, want) {
+		t.Errorf("last_error = %q, want %q", got, want)
+	}
+}

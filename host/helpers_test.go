@@ -187,11 +187,12 @@ type logRecord struct {
 // envelope starting with "fail" makes SetAlarm fail with bad_request (1), and
 // CancelAlarm of id 999 fails with a plain error.
 type testEffects struct {
-	mu    sync.Mutex
-	kv    map[string][]byte
-	gets  int
-	calls [][]byte
-	logs  []logRecord
+	mu      sync.Mutex
+	kv      map[string][]byte
+	gets    int
+	calls   [][]byte
+	callErr error // when set, Call fails with it
+	logs    []logRecord
 
 	alarms     []testAlarm // in the order set, which is also the order of their times
 	lastAlarm  uint64      // id of the last alarm set
@@ -212,6 +213,9 @@ func newTestEffects() *testEffects { return &testEffects{kv: map[string][]byte{}
 func (f *testEffects) Call(env []byte) (uint64, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.callErr != nil {
+		return 0, f.callErr
+	}
 	f.calls = append(f.calls, bytes.Clone(env))
 	return uint64(len(f.calls)), nil
 }

@@ -34,7 +34,8 @@ const (
 // with an ErrorCode() int method, or 12 (internal). A method that panics fails
 // the turn as a [*TrapError].
 type Effects interface {
-	// Call records an outgoing call envelope (import call) and returns its id.
+	// Call records an outgoing call envelope (imports call and call_ints) and
+	// returns its id.
 	Call(envelope []byte) (callID uint64, err error)
 	// Get reads a key (import kv_get). The host may keep value until the turn ends.
 	Get(key []byte) (value []byte, ok bool, err error)
@@ -295,7 +296,9 @@ func importCallInts(ctx context.Context, _ api.Module, stack []uint64) {
 	i.imports.envelope = abi.AppendIntCall(i.imports.envelope[:0], &c)
 	id, err := i.imports.fx.Call(i.imports.envelope)
 	if err != nil {
-		i.imports.fromEffects(name, err)
+		// The envelope failed the checks that call makes, so the error reads
+		// as that import's.
+		i.imports.fromEffects("call", err)
 		setI64(stack, rcError)
 		return
 	}
