@@ -13,8 +13,9 @@ const intBlock = 256
 // fifth of the guest's cost of a call. Int instead stores n in a block of 256
 // ints, so it allocates once per 256 values. A stored value is never
 // overwritten, so it stays valid for as long as anything refers to it, like
-// any other interface value. Int may be called at any time, also after the
-// turn has ended.
+// any other interface value; a value kept that long keeps its whole 2 KiB
+// block in memory. Int may be called at any time, also after the turn has
+// ended.
 func (c *Ctx) Int(n int) any {
 	if n >= 0 && n < 256 {
 		return n // the Go runtime boxes these without allocating
