@@ -86,15 +86,11 @@ func (c *Ctx) call(target Address, op Operation, then *Continuation, flags uint6
 	if len(op.Steps()) == 0 {
 		return 0, badRequest("guest: call to %s has an empty operation", target)
 	}
-	var cont *abi.Continuation
-	if then != nil {
-		if !d.registered(then.handler) {
-			// The clone keeps then's strings, and with them then.args, from
-			// escaping, so the variadic slice of Then stays on the stack.
-			return 0, callhost.Errorf(callhost.CodeNotFound,
-				"guest: continuation handler %q is not registered", strings.Clone(then.handler))
-		}
-		cont = &abi.Continuation{Handler: then.handler, Args: then.args, Object: then.object}
+	if then != nil && !d.registered(then.handler) {
+		// The clone keeps then's strings, and with them then.args, from
+		// escaping, so the variadic slice of Then stays on the stack.
+		return 0, callhost.Errorf(callhost.CodeNotFound,
+			"guest: continuation handler %q is not registered", strings.Clone(then.handler))
 	}
 	var timeout uint64
 	if len(opts) > 0 {
@@ -105,6 +101,10 @@ func (c *Ctx) call(target Address, op Operation, then *Continuation, flags uint6
 	}
 	if id, ok := d.intCall(target, op, then, timeout, flags); ok {
 		return d.callResult(id)
+	}
+	var cont *abi.Continuation
+	if then != nil {
+		cont = &abi.Continuation{Handler: then.handler, Args: then.args, Object: then.object}
 	}
 	env, err := abi.AppendCall(d.callBuf[:0], target, op, cont, timeout, flags)
 	d.callBuf = env
@@ -145,13 +145,16 @@ func (d *dispatcher) intCall(target Address, op Operation, then *Continuation,
 		len(target.Class)+len(target.ID)+len(steps[0].Handler) > abi.MaxIntCallStrings/2 {
 		return 0, false
 	}
-	ints := d.intArgs[:0]
+	// The arguments are stored by index: an append costs a wasm guest a
+	// capacity check and a store of the slice's length per value.
+	n := 0
 	for _, a := range steps[0].Args {
 		v, ok := a.(int)
 		if !ok {
 			return 0, false
 		}
-		ints = append(ints, int64(v))
+		d.intArgs[n] = int64(v)
+		n++
 	}
 	var cont string
 	var placeholders uint64
@@ -164,21 +167,24 @@ func (d *dispatcher) intCall(target Address, op Operation, then *Continuation,
 		for k, a := range then.args {
 			switch v := a.(type) {
 			case int:
-				ints = append(ints, int64(v))
+				d.intArgs[n+k] = int64(v)
 			case callhost.Marker:
 				if v != callhost.Placeholder {
 					return 0, false
 				}
 				placeholders |= 1 << k
-				ints = append(ints, 0)
 			default:
 				return 0, false
 			}
 		}
 	}
 	args := len(steps[0].Args)
-	return d.host.callInts(target.Class, target.ID, steps[0].Handler, cont, ints,
-		int32(args), int32(len(ints)-args), placeholders, timeout, int32(flags)), true
+	total := args
+	if then != nil {
+		total += len(then.args)
+	}
+	return d.host.callInts(target.Class, target.ID, steps[0].Handler, cont, d.intArgs[:total],
+		int32(args), int32(total-args), placeholders, timeout, int32(flags)), true
 }
 
 // sendCall passes a call envelope to the call import.
