@@ -85,8 +85,9 @@ type Config struct {
 	// RatioPairs is the number of pairs of ctn and floor rows run in turn at
 	// 100,000 operations per engine after the sweep. The ctn vs floor target
 	// is judged on the median of their ratios, which a single pair on a
-	// noisy machine misses or meets by chance. 0 runs none and judges the
-	// target on the sweep's own rows.
+	// noisy machine misses or meets by chance, and the ctn throughput target
+	// on the median rate of their ctn rows. 0 runs none and judges both
+	// targets on the sweep's own rows.
 	RatioPairs int
 
 	Root     string   // repository root, where the guests' sources are

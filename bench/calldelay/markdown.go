@@ -81,7 +81,8 @@ func writeRatioPairs(b *strings.Builder, rows []Row) {
 		return
 	}
 	fmt.Fprintf(b, "## ctn vs floor, repeated\n\nctn and floor at %s operations, run in "+
-		"turn after the sweep; the target above takes the median ratio. These rows are in "+
+		"turn after the sweep; the ctn vs floor target above takes the median ratio, and "+
+		"the throughput target the median ctn rate. These rows are in "+
 		"latest.json with `\"comparison\": \"ratio\"`.\n\n"+
 		"| engine | ctn ms/op | floor ms/op | ratio |\n|---|---:|---:|---:|\n",
 		commas(targetSpeed))

@@ -38,8 +38,14 @@ func evaluate(all []Row) []Target {
 	return out
 }
 
-// floorTargetName names the ctn vs floor target.
-const floorTargetName = "ctn per operation vs floor at 100,000"
+// Names of the targets that the ratio pairs judge when a sweep has them.
+const (
+	floorTargetName      = "ctn per operation vs floor at 100,000"
+	throughputTargetName = "ctn throughput at 100,000"
+)
+
+// minThroughput is the goal for ctn's operations per second at 100,000.
+const minThroughput = 200000
 
 // evaluateEngine judges the targets of one engine mode on the sweep's rows,
 // and the ctn vs floor target on pairs when there are any.
@@ -56,8 +62,10 @@ func evaluateEngine(rows []Row, pairs []ratioPair, engine string) []Target {
 	ctn := find(ModeCtn, targetSpeed, false)
 	floor := ratioTarget(floorTargetName, engine, ctn, find(ModeFloor, targetSpeed, false),
 		maxFloorRatio)
+	throughput := rateTarget(throughputTargetName, engine, ctn, minThroughput)
 	if len(pairs) > 0 {
 		floor = medianRatioTarget(engine, pairs)
+		throughput = medianRateTarget(engine, pairs)
 	}
 	return []Target{
 		batchTarget("ctn, 1,000,000 operations in one batch", engine,
@@ -65,7 +73,7 @@ func evaluateEngine(rows []Row, pairs []ratioPair, engine string) []Target {
 		batchTarget("ctn fan-out, 1,000,000 distinct objects", engine,
 			find(ModeCtn, targetBatch, true)),
 		floor,
-		rateTarget("ctn throughput at 100,000", engine, ctn, 200000),
+		throughput,
 		rateTarget("await-ws throughput on one connection at 100,000", engine,
 			find(ModeAwaitWS, targetSpeed, false), 50000),
 		ratioTarget("ctn per operation vs extism at 100,000", engine, ctn,
@@ -268,6 +276,27 @@ func medianRatioTarget(engine string, pairs []ratioPair) Target {
 		"pairs %.2fx to %.2fx", median(ctn)*1000, median(floor)*1000, m, ratios[0],
 		ratios[len(ratios)-1])
 	t.Met = verdict(m <= maxFloorRatio)
+	return t
+}
+
+// medianRateTarget judges the ctn throughput target on the median rate of
+// the ctn rows of the pairs, which repeat the same run. A failed row fails
+// the target.
+func medianRateTarget(engine string, pairs []ratioPair) Target {
+	t := Target{Name: throughputTargetName, Engine: engine,
+		Goal: fmt.Sprintf(">= %d ops/s, median of %d runs", minThroughput, len(pairs))}
+	rates := make([]float64, len(pairs))
+	for i, p := range pairs {
+		if !p.ctn.ok() {
+			t.Measured = "a row failed"
+			t.Met = verdict(false)
+			return t
+		}
+		rates[i] = p.ctn.OpsPerSec
+	}
+	m := median(rates)
+	t.Measured = fmt.Sprintf("%.0f ops/s, runs %.0f to %.0f", m, rates[0], rates[len(rates)-1])
+	t.Met = verdict(m >= minThroughput)
 	return t
 }
 

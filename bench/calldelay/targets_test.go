@@ -157,3 +157,42 @@ func TestRatioPairsRunAfterSweep(t *testing.T) {
 		t.Errorf("without floor: got %d rows, want the 2 of the sweep", n)
 	}
 }
+
+func TestThroughputTakesMedianOfPairs(t *testing.T) {
+	find := func(rows []Row) Target {
+		t.Helper()
+		for _, tg := range evaluate(rows) {
+			if tg.Name == throughputTargetName {
+				return tg
+			}
+		}
+		t.Fatalf("no %q target", throughputTargetName)
+		return Target{}
+	}
+	// The sweep's own row runs at 125,000 ops/s; the repeated runs' median is
+	// 250,000.
+	rows := ratioRows(0.008, 0.001, [2]float64{0.004, 0.001}, [2]float64{0.0035, 0.001},
+		[2]float64{0.005, 0.001})
+	got := find(rows)
+	if got.Met == nil || !*got.Met {
+		t.Errorf("median 250000 ops/s judged %v, want met", got.Met)
+	}
+	if want := "250000 ops/s, runs 200000 to 285714"; got.Measured != want {
+		t.Errorf("measured = %q, want %q", got.Measured, want)
+	}
+	if want := ">= 200000 ops/s, median of 3 runs"; got.Goal != want {
+		t.Errorf("goal = %q, want %q", got.Goal, want)
+	}
+
+	rows = ratioRows(0.004, 0.001, [2]float64{0.0055, 0.001}, [2]float64{0.0045, 0.001},
+		[2]float64{0.006, 0.001})
+	if met := find(rows).Met; met == nil || *met {
+		t.Errorf("median 181818 ops/s judged %v, want not met", met)
+	}
+
+	rows = ratioRows(0.004, 0.001)
+	if got := find(rows); got.Measured != "250000 ops/s" || got.Met == nil || !*got.Met {
+		t.Errorf("without pairs: %q judged %v, want the sweep's 250000 ops/s met",
+			got.Measured, got.Met)
+	}
+}

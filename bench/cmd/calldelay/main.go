@@ -101,7 +101,8 @@ func parseFlags(args []string, stderr io.Writer) (*calldelay.Config, error) {
 		"store and once with bolt after the sweep, to compare them; empty for none")
 	fs.IntVar(&cfg.RatioPairs, "ratio-pairs", 5, "ctn and floor rows run in turn at "+
 		"100k operations per engine after the sweep; the ctn vs floor target takes their "+
-		"median ratio. 0 runs none and judges it on the sweep's rows")
+		"median ratio and the ctn throughput target the median ctn rate. 0 runs none and "+
+		"judges both on the sweep's rows")
 	fs.StringVar(&cfg.Out, "out", "", "results directory (default: bench/results of the "+
 		"repository); 'none' writes no files")
 	fs.StringVar(&cfg.Work, "work", "", "directory for built modules and the compilation "+
