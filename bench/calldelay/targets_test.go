@@ -73,12 +73,18 @@ func ratioRows(sweepCtn, sweepFloor float64, pairs ...[2]float64) []Row {
 
 func floorTarget(t *testing.T, rows []Row) Target {
 	t.Helper()
+	return targetNamed(t, rows, floorTargetName)
+}
+
+// targetNamed returns the target called name that rows are judged by.
+func targetNamed(t *testing.T, rows []Row, name string) Target {
+	t.Helper()
 	for _, tg := range evaluate(rows) {
-		if tg.Name == floorTargetName {
+		if tg.Name == name {
 			return tg
 		}
 	}
-	t.Fatalf("no %q target", floorTargetName)
+	t.Fatalf("no %q target", name)
 	return Target{}
 }
 
@@ -161,13 +167,7 @@ func TestRatioPairsRunAfterSweep(t *testing.T) {
 func TestThroughputTakesMedianOfPairs(t *testing.T) {
 	find := func(rows []Row) Target {
 		t.Helper()
-		for _, tg := range evaluate(rows) {
-			if tg.Name == throughputTargetName {
-				return tg
-			}
-		}
-		t.Fatalf("no %q target", throughputTargetName)
-		return Target{}
+		return targetNamed(t, rows, throughputTargetName)
 	}
 	// The sweep's own row runs at 125,000 ops/s; the repeated runs' median is
 	// 250,000.
