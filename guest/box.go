@@ -13,7 +13,7 @@ const intBlock = 256
 // fifth of the guest's cost of a call. Int instead stores n in a block of 256
 // ints, so it allocates once per 256 values. A stored value is never
 // overwritten, so it stays valid for as long as anything refers to it, like
-// any other interface value; a value kept that long keeps its whole 2 KiB
+// any other interface value. A value kept that long keeps its whole 2 KiB
 // block in memory. Int may be called at any time, also after the turn has
 // ended.
 func (c *Ctx) Int(n int) any {

@@ -156,6 +156,7 @@ func (d *dispatcher) intCall(target Address, op Operation, then *Continuation,
 		d.intArgs[n] = int64(v)
 		n++
 	}
+	args := n
 	var cont string
 	var placeholders uint64
 	if then != nil {
@@ -167,24 +168,20 @@ func (d *dispatcher) intCall(target Address, op Operation, then *Continuation,
 		for k, a := range then.args {
 			switch v := a.(type) {
 			case int:
-				d.intArgs[n+k] = int64(v)
+				d.intArgs[n] = int64(v)
 			case callhost.Marker:
 				if v != callhost.Placeholder {
 					return 0, false
 				}
-				placeholders |= 1 << k
+				placeholders |= 1 << k // the host ignores this slot's value
 			default:
 				return 0, false
 			}
+			n++
 		}
 	}
-	args := len(steps[0].Args)
-	total := args
-	if then != nil {
-		total += len(then.args)
-	}
-	return d.host.callInts(target.Class, target.ID, steps[0].Handler, cont, d.intArgs[:total],
-		int32(args), int32(total-args), placeholders, timeout, int32(flags)), true
+	return d.host.callInts(target.Class, target.ID, steps[0].Handler, cont, d.intArgs[:n],
+		int32(args), int32(n-args), placeholders, timeout, int32(flags)), true
 }
 
 // sendCall passes a call envelope to the call import.

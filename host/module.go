@@ -219,8 +219,8 @@ func typeNames(ts []api.ValueType) string {
 
 // knownImports lists the functions of the callhost module.
 var knownImports = map[string]bool{
-	"call": true, "call_ints": true, "kv_get": true, "kv_put": true, "kv_delete": true, "kv_add": true,
-	"kv_list": true, "last_error": true, "log": true,
+	"call": true, "call_ints": true, "kv_get": true, "kv_put": true, "kv_delete": true,
+	"kv_add": true, "kv_list": true, "last_error": true, "log": true,
 	"alarm_set": true, "alarm_cancel": true, "alarm_list": true,
 }
 

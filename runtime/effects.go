@@ -74,12 +74,12 @@ type callRecord struct {
 // callRecordOwned is the size of callRecord.owned.
 const callRecordOwned = 48
 
-// Call implements host.Effects: it checks a call envelope from the guest and
-// stages the call.
 // maxTimeoutMS is the longest call timeout, in milliseconds, that a
 // time.Duration holds: about 292 years.
 const maxTimeoutMS = uint64(math.MaxInt64 / int64(time.Millisecond))
 
+// Call implements host.Effects: it checks a call envelope from the guest and
+// stages the call.
 func (t *turn) Call(envelope []byte) (uint64, error) {
 	if err := t.checkCallLimits(envelope); err != nil {
 		return 0, err

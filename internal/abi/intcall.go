@@ -59,7 +59,7 @@ func AppendIntCall(b []byte, c *IntCall) []byte {
 		ints = ints[8*c.Args:]
 		for k := 0; k < c.ContArgs; k++ {
 			if c.Placeholders&(1<<k) != 0 {
-				b = msgp.AppendExtHeader(b, callhost.ExtPlaceholder, 0)
+				b, _ = callhost.Placeholder.AppendMsgpack(b)
 			} else {
 				b = msgp.AppendInt(b, int64(binary.LittleEndian.Uint64(ints[8*k:])))
 			}
