@@ -42,15 +42,18 @@ func BenchmarkGuestTurnCalls(b *testing.B) {
 // benchGuestTurns runs the turns of one ctn operation as sub-benchmarks. With
 // calls set, it reports wasm function calls instead of time.
 func benchGuestTurns(b *testing.B, engine string, inst *host.Instance, calls *callCounter) {
+	// i is an operation index of a batch of 1,000,000 as the controller
+	// sends it: above 65535, so it and the result take the uint32 form.
+	const i = 500_000
 	{
 		b.Run(engine+"/double", func(b *testing.B) {
-			benchTurn(b, inst, abi.KindInvoke, "double", intArgs(21), nil, calls, 1)
+			benchTurn(b, inst, abi.KindInvoke, "double", intArgs(i), nil, calls, 1)
 		})
 		b.Run(engine+"/got", func(b *testing.B) {
 			fx := &memEffects{kv: map[string][]byte{"d": msgp.AppendInt(nil, 1000)}}
-			outcome := abi.AppendOK(nil, msgp.AppendInt(nil, 42))
+			outcome := abi.AppendOK(nil, msgp.AppendInt(nil, 2*i))
 			args := msgp.AppendArrayHeader(nil, 3)
-			args = msgp.AppendInt(msgp.AppendInt(args, 21), 1<<32|1<<40)
+			args = msgp.AppendInt(msgp.AppendInt(args, i), 1<<32|1<<40)
 			args = append(args, outcome...)
 			benchTurn(b, inst, abi.KindContinuation, "got", args, fx, calls, 1)
 		})

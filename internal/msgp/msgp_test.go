@@ -194,3 +194,53 @@ func TestTryStringBytesShortInput(t *testing.T) {
 		t.Errorf("ReadStringBytes on a short input: %v, want ErrShort", err)
 	}
 }
+
+// TestReadIntEveryForm decodes each integer form of each value, cut to the
+// form's width, and compares ReadInt with the reference decoder.
+func TestReadIntEveryForm(t *testing.T) {
+	bigEndian := func(v uint64, n int) []byte {
+		b := make([]byte, n)
+		for i := n - 1; i >= 0; i-- {
+			b[i], v = byte(v), v>>8
+		}
+		return b
+	}
+	values := []int64{0, 1, 127, 128, 255, 256, 65535, 65536, 1<<31 - 1, 1 << 31,
+		1<<32 - 1, 1 << 32, math.MaxInt64, -1, -32, -33, -128, -129, -32768, -32769,
+		math.MinInt32, math.MinInt32 - 1, math.MinInt64}
+	for _, v := range values {
+		for i, n := range []int{1, 2, 4, 8} {
+			forms := [][]byte{append([]byte{0xd0 + byte(i)}, bigEndian(uint64(v), n)...)}
+			if v >= 0 {
+				forms = append(forms, append([]byte{0xcc + byte(i)}, bigEndian(uint64(v), n)...))
+			}
+			for _, in := range forms {
+				var want int64
+				if err := msgpack.Unmarshal(in, &want); err != nil {
+					t.Fatalf("% x: reference decoder: %v", in, err)
+				}
+				r := NewReader(append(in, 0xc0))
+				got, err := r.ReadInt()
+				if err != nil || got != want || r.Offset() != len(in) {
+					t.Errorf("% x: ReadInt = %d, %v at offset %d, want %d at %d",
+						in, got, err, r.Offset(), want, len(in))
+				}
+				short := NewReader(in[:len(in)-1])
+				if _, err := short.ReadInt(); !errors.Is(err, ErrShort) || short.Offset() != 0 {
+					t.Errorf("% x without its last byte: ReadInt error %v at offset %d, "+
+						"want ErrShort at 0", in, err, short.Offset())
+				}
+			}
+		}
+	}
+	r := NewReader([]byte{0xcf, 0x80, 0, 0, 0, 0, 0, 0, 0})
+	if v, err := r.ReadInt(); err == nil || r.Offset() != 0 {
+		t.Errorf("ReadInt of 2^63 as uint64 = %d, %v at offset %d, "+
+			"want an overflow error at 0", v, err, r.Offset())
+	}
+	r = NewReader([]byte{0xc3})
+	var te *TypeError
+	if _, err := r.ReadInt(); !errors.As(err, &te) {
+		t.Errorf("ReadInt of true: error %v, want a *TypeError", err)
+	}
+}

@@ -224,49 +224,61 @@ func (r *Reader) ReadBool() (bool, error) {
 	return false, &TypeError{"bool", c}
 }
 
-// ReadInt reads any integer that fits in an int64.
+// ReadInt reads any integer that fits in an int64. On an error it consumes
+// nothing.
+//
+// It reads each width without a loop, because an instrumented wasm guest
+// pays an interrupt check per loop iteration, and ReadInt decodes every
+// integer argument and result outside the fixint range.
 func (r *Reader) ReadInt() (int64, error) {
-	c, err := r.peek()
-	if err != nil {
-		return 0, err
+	b := r.buf[r.off:]
+	if len(b) == 0 {
+		return 0, ErrShort
 	}
-	if c <= 0x7f {
-		r.off++
-		return int64(c), nil
-	}
-	if c >= 0xe0 {
+	c := b[0]
+	if c <= 0x7f || c >= 0xe0 {
 		r.off++
 		return int64(int8(c)), nil
 	}
+	var n int
 	switch c {
-	case 0xcc, 0xcd, 0xce, 0xcf:
-		r.off++
-		v, err := r.uintN(1 << (c - 0xcc))
-		if err != nil {
-			return 0, err
-		}
-		if v > math.MaxInt64 {
-			return 0, fmt.Errorf("msgpack: integer %d overflows int64", v)
-		}
-		return int64(v), nil
-	case 0xd0, 0xd1, 0xd2, 0xd3:
-		r.off++
-		n := 1 << (c - 0xd0)
-		v, err := r.uintN(n)
-		if err != nil {
-			return 0, err
-		}
-		switch n {
-		case 1:
-			return int64(int8(v)), nil
-		case 2:
-			return int64(int16(v)), nil
-		case 4:
-			return int64(int32(v)), nil
-		}
-		return int64(v), nil
+	case 0xcc, 0xd0:
+		n = 1
+	case 0xcd, 0xd1:
+		n = 2
+	case 0xce, 0xd2:
+		n = 4
+	case 0xcf, 0xd3:
+		n = 8
+	default:
+		return 0, &TypeError{"integer", c}
 	}
-	return 0, &TypeError{"integer", c}
+	if len(b) <= n {
+		return 0, ErrShort
+	}
+	var v uint64
+	switch n {
+	case 1:
+		v = uint64(b[1])
+	case 2:
+		v = uint64(b[1])<<8 | uint64(b[2])
+	case 4:
+		v = uint64(b[1])<<24 | uint64(b[2])<<16 | uint64(b[3])<<8 | uint64(b[4])
+	default:
+		v = uint64(b[1])<<56 | uint64(b[2])<<48 | uint64(b[3])<<40 | uint64(b[4])<<32 |
+			uint64(b[5])<<24 | uint64(b[6])<<16 | uint64(b[7])<<8 | uint64(b[8])
+	}
+	if c >= 0xd0 {
+		// Sign-extend the n-byte two's complement value.
+		shift := 64 - 8*n
+		r.off += 1 + n
+		return int64(v<<shift) >> shift, nil
+	}
+	if v > math.MaxInt64 {
+		return 0, fmt.Errorf("msgpack: integer %d overflows int64", v)
+	}
+	r.off += 1 + n
+	return int64(v), nil
 }
 
 // ReadUint reads a non-negative integer.
