@@ -212,14 +212,21 @@ func (a *argReader) decode(i int, p any, u argDecoder) error {
 	case *int:
 		n, ok := a.r.TryInt()
 		if !ok {
+			n, ok = a.r.TryUint32()
+		}
+		if !ok {
 			n, err = a.r.ReadInt()
 		}
 		*v = int(n)
 	case *int64:
-		var ok bool
-		if *v, ok = a.r.TryInt(); !ok {
-			*v, err = a.r.ReadInt()
+		n, ok := a.r.TryInt()
+		if !ok {
+			n, ok = a.r.TryUint32()
 		}
+		if !ok {
+			n, err = a.r.ReadInt()
+		}
+		*v = n
 	case *uint64:
 		*v, err = a.r.ReadUint()
 	case *string:

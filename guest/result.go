@@ -79,6 +79,9 @@ func readIntOutcome(rd *msgp.Reader, p *int) bool {
 	if n, ok := rd.TryArrayHeader(); ok && n == 2 {
 		if code, ok := rd.TryInt(); ok && code == 0 {
 			v, ok := rd.TryInt()
+			if !ok {
+				v, ok = rd.TryUint32()
+			}
 			var err error
 			if !ok {
 				v, err = rd.ReadInt()

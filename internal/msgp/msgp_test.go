@@ -149,7 +149,8 @@ func TestExtFormats(t *testing.T) {
 // The Try methods must agree with the Read methods on every value they
 // accept, and consume nothing on the values they leave to them.
 func TestTryMatchesRead(t *testing.T) {
-	values := []any{0, 1, 127, 128, -1, -32, -33, "", "abc", string(bytes.Repeat([]byte("s"), 31)),
+	values := []any{0, 1, 127, 128, -1, -32, -33, 65535, 65536, 1<<32 - 1, 1 << 32, math.MinInt32,
+		"", "abc", string(bytes.Repeat([]byte("s"), 31)),
 		string(bytes.Repeat([]byte("l"), 32)), []any{}, []any{1, 2}, make([]any, 16), nil}
 	for _, v := range values {
 		b, err := Marshal(v)
@@ -164,6 +165,15 @@ func TestTryMatchesRead(t *testing.T) {
 			}
 		} else if try.Offset() != 0 {
 			t.Errorf("%#v: TryInt failed and consumed %d bytes", v, try.Offset())
+		}
+		try, read = NewReader(b), NewReader(b)
+		if n, ok := try.TryUint32(); ok {
+			if m, err := read.ReadInt(); err != nil || m != n || try.Offset() != read.Offset() {
+				t.Errorf("%#v: TryUint32 = %d at %d, ReadInt = %d, %v at %d", v, n, try.Offset(),
+					m, err, read.Offset())
+			}
+		} else if try.Offset() != 0 {
+			t.Errorf("%#v: TryUint32 failed and consumed %d bytes", v, try.Offset())
 		}
 		try, read = NewReader(b), NewReader(b)
 		if n, ok := try.TryArrayHeader(); ok {
@@ -182,6 +192,19 @@ func TestTryMatchesRead(t *testing.T) {
 		} else if try.Offset() != 0 {
 			t.Errorf("%#v: TryStringBytes failed and consumed %d bytes", v, try.Offset())
 		}
+	}
+}
+
+func TestTryUint32Forms(t *testing.T) {
+	for _, in := range [][]byte{{0xce, 0, 1, 0, 0}, {0xce, 0xff, 0xff, 0xff, 0xff}} {
+		r := NewReader(in)
+		if _, ok := r.TryUint32(); !ok || r.Offset() != 5 {
+			t.Errorf("TryUint32(% x) failed or stopped at %d", in, r.Offset())
+		}
+	}
+	short := NewReader([]byte{0xce, 0, 1, 0})
+	if v, ok := short.TryUint32(); ok || short.Offset() != 0 {
+		t.Errorf("TryUint32 of 4 bytes = %d, %v at %d, want false at 0", v, ok, short.Offset())
 	}
 }
 

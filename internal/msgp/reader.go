@@ -184,6 +184,18 @@ func (r *Reader) TryInt() (int64, bool) {
 	return 0, false
 }
 
+// TryUint32 reads an integer in the uint32 form, the form of integers from
+// 65536 to 2^32-1.
+func (r *Reader) TryUint32() (int64, bool) {
+	off := r.off
+	if len(r.buf)-off < 5 || r.buf[off] != 0xce {
+		return 0, false
+	}
+	b := r.buf[off+1 : off+5]
+	r.off = off + 5
+	return int64(b[0])<<24 | int64(b[1])<<16 | int64(b[2])<<8 | int64(b[3]), true
+}
+
 // TryArrayHeader reads a fixarray header.
 func (r *Reader) TryArrayHeader() (int, bool) {
 	if off := r.off; off < len(r.buf) && r.buf[off]&0xf0 == 0x90 {
