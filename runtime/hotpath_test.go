@@ -316,3 +316,84 @@ func TestLargeCallsNotRetained(t *testing.T) {
 			"want at most %d bytes of growth", before, after, calls, pad, slack)
 	}
 }
+
+// TestRunTakesFirstTurnCalls stages calls from two turns of one run. The run
+// takes the first turn's call list instead of copying it, appends the second
+// turn's calls to it, builds every call from it, and clears it before
+// handing it back for reuse.
+func TestRunTakesFirstTurnCalls(t *testing.T) {
+	rt := newRuntime(t, Options{})
+	o := &object{addr: callhost.Object("caller", "b"), class: rt.class("caller")}
+	msg := &message{kind: msgInvoke, callID: 1, from: callhost.Object("@client", "r")}
+	run := newRun(rt, o)
+	tr := newTurn(rt)
+	stage := func(from, to int) {
+		t.Helper()
+		tr.reset(nil, o, msg, run)
+		for i := from; i < to; i++ {
+			cont := &abi.Continuation{Handler: "gotDouble", Args: []any{i, callhost.Placeholder}}
+			env, err := abi.AppendCall(nil, callhost.Object("absent", "t"),
+				callhost.Op("double", i), cont, 0, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := tr.Call(env); err != nil {
+				t.Fatal(err)
+			}
+		}
+		run.addTurn(tr)
+	}
+
+	stage(0, 3)
+	holder := run.bufs
+	if holder == nil || len(run.staged) != 3 {
+		t.Fatalf("after the first turn the run has %d staged calls and holder %v, "+
+			"want the turn's 3 calls taken", len(run.staged), holder)
+	}
+	if len(tr.calls) != 0 || len(tr.arena) != 0 {
+		t.Fatalf("the turn kept %d calls and %d arena bytes after the run took them",
+			len(tr.calls), len(tr.arena))
+	}
+	stage(3, 40)
+	staged := run.staged
+	run.build()
+
+	if len(run.sends) != 40 || len(run.pendings) != 40 {
+		t.Fatalf("built %d messages and %d pending calls, want 40 of each",
+			len(run.sends), len(run.pendings))
+	}
+	for i, m := range run.sends {
+		var arg int64
+		err := abi.ForEachStepBytes(m.steps, func(_ int, name, args []byte) error {
+			r := msgp.NewReader(args)
+			if _, err := r.ReadArrayHeader(); err != nil {
+				return err
+			}
+			var err error
+			arg, err = r.ReadInt()
+			return err
+		})
+		if err != nil || arg != int64(i) {
+			t.Errorf("message %d: operation argument %d, %v, want %d", i, arg, err, i)
+		}
+		r := msgp.NewReader(run.pendings[i].args)
+		if _, err := r.ReadArrayHeader(); err != nil {
+			t.Fatal(err)
+		}
+		if v, err := r.ReadInt(); err != nil || v != int64(i) {
+			t.Errorf("pending call %d: continuation argument %d, %v, want %d", i, v, err, i)
+		}
+	}
+	if run.staged != nil || run.bufs != nil {
+		t.Errorf("the run still holds its staged calls after build")
+	}
+	for i := range staged {
+		if !reflect.DeepEqual(staged[i], stagedCall{}) {
+			t.Fatalf("staged call %d was not cleared before reuse: %+v", i, staged[i])
+		}
+	}
+	if len(holder.calls) != 0 || cap(holder.calls) < len(staged) {
+		t.Errorf("the returned holder has %d calls of capacity %d, want 0 of at least %d",
+			len(holder.calls), cap(holder.calls), len(staged))
+	}
+}

@@ -30,7 +30,8 @@ type runEffects struct {
 	// Calls of the run's turns, built into sends and pendings when the
 	// effects apply, or at once with a durable store.
 	staged []stagedCall
-	arena  []byte // the operations and continuation arguments of staged
+	arena  []byte       // the operations and continuation arguments of staged
+	bufs   *callBuffers // the holder of staged and arena when taken from a turn
 
 	pendings  []*pending // calls made with a continuation, keyed by their id
 	sends     []*message // invokes to deliver
@@ -93,6 +94,8 @@ func (r *runEffects) addTurn(t *turn) {
 			for i := range t.calls {
 				r.addCall(t.calls[i].build(r.rt, r.obj.addr, t.arena))
 			}
+		} else if len(r.staged) == 0 {
+			r.takeCalls(t)
 		} else {
 			base := len(r.arena)
 			r.arena = append(r.arena, t.arena...)
@@ -104,6 +107,42 @@ func (r *runEffects) addTurn(t *turn) {
 		}
 	}
 	r.addAlarms(t)
+}
+
+// callBuffers holds a staged call list and its arena while they wait in
+// Runtime.callBufs for a turn to reuse them.
+type callBuffers struct {
+	calls []stagedCall
+	arena []byte
+}
+
+// takeCalls moves the staged calls of t, the run's first turn with calls,
+// into the run without copying them, and gives t empty buffers from
+// Runtime.callBufs in their place. A turn that fans out stages many calls of
+// 176 bytes each, which the run would otherwise copy into a growing list.
+func (r *runEffects) takeCalls(t *turn) {
+	b, _ := r.rt.callBufs.Get().(*callBuffers)
+	if b == nil {
+		b = new(callBuffers)
+	}
+	b.calls, t.calls = t.calls, b.calls
+	b.arena, t.arena = t.arena, b.arena
+	r.staged, r.arena, r.bufs = b.calls, b.arena, b
+}
+
+// releaseCalls drops the run's staged calls once build has copied what it
+// needs. Buffers that takeCalls took go back to Runtime.callBufs, unless
+// they are larger than a turn keeps.
+func (r *runEffects) releaseCalls() {
+	if b := r.bufs; b != nil {
+		// Later turns of the run may have grown the lists past the taken ones.
+		clear(r.staged)
+		b.calls, b.arena = r.staged[:0], r.arena[:0]
+		if cap(b.calls) <= maxKeptCalls && cap(b.arena) <= maxKeptArena {
+			r.rt.callBufs.Put(b)
+		}
+	}
+	r.staged, r.arena, r.bufs = nil, nil, nil
 }
 
 // addCall adds the message and, for a call with a continuation, the pending
@@ -132,7 +171,7 @@ func (r *runEffects) build() {
 	for i := range r.staged {
 		r.addCall(r.staged[i].build(r.rt, r.obj.addr, r.arena))
 	}
-	r.staged, r.arena = nil, nil
+	r.releaseCalls()
 }
 
 // store gives msg a sequence number and adds it to the batch.

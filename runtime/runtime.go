@@ -43,6 +43,9 @@ type Runtime struct {
 	runq    scheduler
 	pending pendingTable
 	wheel   *deadlineWheel
+	// callBufs recycles the call buffers that runs take from their turns
+	// (see runEffects.takeCalls).
+	callBufs sync.Pool
 
 	nextID  atomic.Uint64
 	queued  atomic.Int64 // calls accepted and not yet started, host-wide
