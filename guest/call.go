@@ -101,8 +101,8 @@ func (c *Ctx) call(target Address, op Operation, then *Continuation, flags uint6
 	}
 	if id, ok := d.intCall(target, op, then, timeout, flags); ok {
 		if id > 0 {
-			// A successful call returns here: calling callResult, with its
-			// error paths, costs a wasm guest tens of nanoseconds.
+			// A successful call returns here, because a call of callResult,
+			// with its error paths, costs a wasm guest tens of nanoseconds.
 			return uint64(id), nil
 		}
 		return d.callResult(id)
