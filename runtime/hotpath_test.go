@@ -346,9 +346,12 @@ func TestRunTakesFirstTurnCalls(t *testing.T) {
 
 	stage(0, 3)
 	holder := run.bufs
-	if holder == nil || len(run.staged) != 3 {
-		t.Fatalf("after the first turn the run has %d staged calls and holder %v, "+
-			"want the turn's 3 calls taken", len(run.staged), holder)
+	if holder == nil {
+		t.Fatal("the run copied the first turn's calls instead of taking them")
+	}
+	if len(run.staged) != 3 {
+		t.Fatalf("after the first turn the run has %d staged calls, want the turn's 3",
+			len(run.staged))
 	}
 	if len(tr.calls) != 0 || len(tr.arena) != 0 {
 		t.Fatalf("the turn kept %d calls and %d arena bytes after the run took them",

@@ -157,25 +157,22 @@ func TestTryMatchesRead(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// Both integer Try methods must agree with ReadInt.
+		for _, tryInt := range []struct {
+			name string
+			read func(*Reader) (int64, bool)
+		}{{"TryInt", (*Reader).TryInt}, {"TryUint32", (*Reader).TryUint32}} {
+			try, read := NewReader(b), NewReader(b)
+			if n, ok := tryInt.read(&try); ok {
+				if m, err := read.ReadInt(); err != nil || m != n || try.Offset() != read.Offset() {
+					t.Errorf("%#v: %s = %d at %d, ReadInt = %d, %v at %d", v, tryInt.name, n,
+						try.Offset(), m, err, read.Offset())
+				}
+			} else if try.Offset() != 0 {
+				t.Errorf("%#v: %s failed and consumed %d bytes", v, tryInt.name, try.Offset())
+			}
+		}
 		try, read := NewReader(b), NewReader(b)
-		if n, ok := try.TryInt(); ok {
-			if m, err := read.ReadInt(); err != nil || m != n || try.Offset() != read.Offset() {
-				t.Errorf("%#v: TryInt = %d at %d, ReadInt = %d, %v at %d", v, n, try.Offset(),
-					m, err, read.Offset())
-			}
-		} else if try.Offset() != 0 {
-			t.Errorf("%#v: TryInt failed and consumed %d bytes", v, try.Offset())
-		}
-		try, read = NewReader(b), NewReader(b)
-		if n, ok := try.TryUint32(); ok {
-			if m, err := read.ReadInt(); err != nil || m != n || try.Offset() != read.Offset() {
-				t.Errorf("%#v: TryUint32 = %d at %d, ReadInt = %d, %v at %d", v, n, try.Offset(),
-					m, err, read.Offset())
-			}
-		} else if try.Offset() != 0 {
-			t.Errorf("%#v: TryUint32 failed and consumed %d bytes", v, try.Offset())
-		}
-		try, read = NewReader(b), NewReader(b)
 		if n, ok := try.TryArrayHeader(); ok {
 			if m, err := read.ReadArrayHeader(); err != nil || m != n || try.Offset() != read.Offset() {
 				t.Errorf("%#v: TryArrayHeader = %d, ReadArrayHeader = %d, %v", v, n, m, err)
@@ -198,13 +195,19 @@ func TestTryMatchesRead(t *testing.T) {
 func TestTryUint32Forms(t *testing.T) {
 	for _, in := range [][]byte{{0xce, 0, 1, 0, 0}, {0xce, 0xff, 0xff, 0xff, 0xff}} {
 		r := NewReader(in)
-		if _, ok := r.TryUint32(); !ok || r.Offset() != 5 {
-			t.Errorf("TryUint32(% x) failed or stopped at %d", in, r.Offset())
+		if _, ok := r.TryUint32(); !ok {
+			t.Errorf("TryUint32(% x) failed", in)
+		}
+		if r.Offset() != 5 {
+			t.Errorf("TryUint32(% x) stopped at %d, want 5", in, r.Offset())
 		}
 	}
 	short := NewReader([]byte{0xce, 0, 1, 0})
-	if v, ok := short.TryUint32(); ok || short.Offset() != 0 {
-		t.Errorf("TryUint32 of 4 bytes = %d, %v at %d, want false at 0", v, ok, short.Offset())
+	if v, ok := short.TryUint32(); ok {
+		t.Errorf("TryUint32 of 4 bytes = %d, want false", v)
+	}
+	if short.Offset() != 0 {
+		t.Errorf("TryUint32 of 4 bytes consumed %d bytes, want none", short.Offset())
 	}
 }
 
@@ -244,22 +247,30 @@ func TestReadIntEveryForm(t *testing.T) {
 				}
 				r := NewReader(append(in, 0xc0))
 				got, err := r.ReadInt()
-				if err != nil || got != want || r.Offset() != len(in) {
-					t.Errorf("% x: ReadInt = %d, %v at offset %d, want %d at %d",
-						in, got, err, r.Offset(), want, len(in))
+				if err != nil || got != want {
+					t.Errorf("% x: ReadInt = %d, %v, want %d", in, got, err, want)
 				}
+				if r.Offset() != len(in) {
+					t.Errorf("% x: ReadInt stopped at %d, want %d", in, r.Offset(), len(in))
+				}
+
 				short := NewReader(in[:len(in)-1])
-				if _, err := short.ReadInt(); !errors.Is(err, ErrShort) || short.Offset() != 0 {
-					t.Errorf("% x without its last byte: ReadInt error %v at offset %d, "+
-						"want ErrShort at 0", in, err, short.Offset())
+				if _, err := short.ReadInt(); !errors.Is(err, ErrShort) {
+					t.Errorf("% x without its last byte: ReadInt error %v, want ErrShort", in, err)
+				}
+				if short.Offset() != 0 {
+					t.Errorf("% x without its last byte: ReadInt consumed %d bytes, want none",
+						in, short.Offset())
 				}
 			}
 		}
 	}
 	r := NewReader([]byte{0xcf, 0x80, 0, 0, 0, 0, 0, 0, 0})
-	if v, err := r.ReadInt(); err == nil || r.Offset() != 0 {
-		t.Errorf("ReadInt of 2^63 as uint64 = %d, %v at offset %d, "+
-			"want an overflow error at 0", v, err, r.Offset())
+	if v, err := r.ReadInt(); err == nil {
+		t.Errorf("ReadInt of 2^63 as uint64 = %d, want an overflow error", v)
+	}
+	if r.Offset() != 0 {
+		t.Errorf("ReadInt of 2^63 as uint64 consumed %d bytes, want none", r.Offset())
 	}
 	r = NewReader([]byte{0xc3})
 	var te *TypeError

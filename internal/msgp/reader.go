@@ -240,8 +240,8 @@ func (r *Reader) ReadBool() (bool, error) {
 // nothing.
 //
 // It reads each width without a loop, because an instrumented wasm guest
-// pays an interrupt check per loop iteration, and ReadInt decodes every
-// integer argument and result outside the fixint range.
+// pays an interrupt check per loop iteration, and the guest SDK decodes with
+// ReadInt the integers that TryInt and TryUint32 leave to it.
 func (r *Reader) ReadInt() (int64, error) {
 	b := r.buf[r.off:]
 	if len(b) == 0 {
