@@ -90,6 +90,21 @@ type importState struct {
 	pendingOut []byte // a Get value (owned by fx); List and ListAlarms output is in listBuf
 	listBuf    []byte
 	envelope   []byte // the envelope call_ints encodes
+
+	// checked is fx when it stages calls decoded by the host, else nil.
+	// view and chk hold the call_ints call it is passed, in the heap so that
+	// passing them allocates nothing.
+	checked checkedCaller
+	view    abi.CallView
+	chk     abi.CallChecks
+}
+
+// checkedCaller is implemented by an Effects that stages a call the host has
+// decoded and checked already, which spares the call_ints import a decoding
+// of the envelope it has just encoded. The runtime implements it; c and chk
+// are what abi.AppendIntCallView gives, and alias envelope.
+type checkedCaller interface {
+	CallChecked(envelope []byte, c *abi.CallView, chk *abi.CallChecks) (callID uint64, err error)
 }
 
 func (s *importState) begin(fx Effects) {
@@ -97,6 +112,7 @@ func (s *importState) begin(fx Effects) {
 		fx = noEffects{}
 	}
 	s.fx = fx
+	s.checked, _ = fx.(checkedCaller)
 	s.lastErr = s.lastErr[:0]
 	s.pending = opNone
 }
@@ -105,7 +121,7 @@ func (s *importState) begin(fx Effects) {
 func (s *importState) end() { s.reset() }
 
 func (s *importState) reset() {
-	s.fx = noEffects{}
+	s.fx, s.checked = noEffects{}, nil
 	s.pending = opNone
 	s.pendingOut = nil
 }
@@ -293,8 +309,16 @@ func importCallInts(ctx context.Context, _ api.Module, stack []uint64) {
 		return
 	}
 
-	i.imports.envelope = abi.AppendIntCall(i.imports.envelope[:0], &c)
-	id, err := i.imports.fx.Call(i.imports.envelope)
+	s := &i.imports
+	var id uint64
+	var err error
+	if s.checked != nil {
+		s.envelope = abi.AppendIntCallView(s.envelope[:0], &c, &s.view, &s.chk)
+		id, err = s.checked.CallChecked(s.envelope, &s.view, &s.chk)
+	} else {
+		s.envelope = abi.AppendIntCall(s.envelope[:0], &c)
+		id, err = s.fx.Call(s.envelope)
+	}
 	if err != nil {
 		// The envelope failed the checks that call makes, so the error reads
 		// as that import's.

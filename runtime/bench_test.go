@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"context"
+	"encoding/binary"
 	"sync"
 	"testing"
 	"time"
@@ -114,13 +115,17 @@ func newBenchRuntime(b *testing.B, opts Options) *Runtime {
 
 // BenchmarkStageCalls measures the host side of a turn that makes calls with
 // continuations, as the call-delay benchmark's controller does, without the
-// guest: the call import's checks and staging of 1000 calls, adding them to
-// the run, and, as apply does after the commit, building their messages and
-// pending entries and putting those in the pending table and the deadline
-// wheel. It leaves out delivering the invokes, which would run their turns,
-// and takes the calls out of the table again as their outcomes would.
-// serial-ns/call is the part on the calling object's serial path: the
-// staging and adding to the run.
+// guest: the checks and staging of 1000 calls, adding them to the run, and,
+// as apply does after the commit, building their messages and pending
+// entries and putting those in the pending table and the deadline wheel. It
+// leaves out delivering the invokes, which would run their turns, and takes
+// the calls out of the table again as their outcomes would. serial-ns/call
+// is the part on the calling object's serial path: the staging and adding to
+// the run.
+//
+// "call" passes envelopes as the call import does. "call_ints" encodes each
+// call from its ints and stages it without decoding, as the call_ints import
+// does; its figures include the encoding.
 func BenchmarkStageCalls(b *testing.B) {
 	const calls = 1000
 	rt := newBenchRuntime(b, Options{})
@@ -128,6 +133,7 @@ func BenchmarkStageCalls(b *testing.B) {
 	o := &object{addr: callhost.Object("caller", "b"), class: c}
 	msg := &message{kind: msgInvoke, callID: 1, from: callhost.Object("@client", "r")}
 	envelopes := make([][]byte, calls)
+	intCalls := make([]abi.IntCall, calls)
 	for i := range envelopes {
 		cont := &abi.Continuation{Handler: "gotDouble",
 			Args: []any{i, 1 << 40, callhost.Placeholder}}
@@ -137,30 +143,59 @@ func BenchmarkStageCalls(b *testing.B) {
 			b.Fatal(err)
 		}
 		envelopes[i] = env
+		ints := binary.LittleEndian.AppendUint64(nil, uint64(i))
+		ints = binary.LittleEndian.AppendUint64(ints, uint64(i))
+		ints = binary.LittleEndian.AppendUint64(ints, 1<<40)
+		intCalls[i] = abi.IntCall{Class: []byte("absent"), ID: []byte("t"),
+			Handler: []byte("double"), ContHandler: []byte("gotDouble"), Ints: ints,
+			Args: 1, ContArgs: 3, Placeholders: 1 << 2}
 	}
-	t := newTurn(rt)
-	var serial time.Duration
-	b.ReportAllocs()
-	for b.Loop() {
-		run := newRun(rt, o)
-		t.reset(nil, o, msg, run)
-		start := time.Now()
-		for _, env := range envelopes {
-			if _, err := t.Call(env); err != nil {
-				b.Fatal(err)
+	paths := []struct {
+		name  string
+		stage func(t *turn, i int) error
+	}{
+		{"call", func(t *turn, i int) error {
+			_, err := t.Call(envelopes[i])
+			return err
+		}},
+		{"call_ints", func() func(t *turn, i int) error {
+			var buf []byte
+			var v abi.CallView
+			var chk abi.CallChecks
+			return func(t *turn, i int) error {
+				buf = abi.AppendIntCallView(buf[:0], &intCalls[i], &v, &chk)
+				_, err := t.CallChecked(buf, &v, &chk)
+				return err
 			}
-		}
-		run.addTurn(t)
-		serial += time.Since(start)
-		run.build()
-		for _, p := range run.pendings {
-			rt.pending.put(p.id, p)
-		}
-		rt.wheel.addPending(run.pendings)
-		for _, p := range run.pendings {
-			rt.pending.take(p.id)
-		}
+		}()},
 	}
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*calls), "ns/call")
-	b.ReportMetric(float64(serial.Nanoseconds())/float64(b.N*calls), "serial-ns/call")
+	for _, p := range paths {
+		b.Run(p.name, func(b *testing.B) {
+			t := newTurn(rt)
+			var serial time.Duration
+			b.ReportAllocs()
+			for b.Loop() {
+				run := newRun(rt, o)
+				t.reset(nil, o, msg, run)
+				start := time.Now()
+				for i := range calls {
+					if err := p.stage(t, i); err != nil {
+						b.Fatal(err)
+					}
+				}
+				run.addTurn(t)
+				serial += time.Since(start)
+				run.build()
+				for _, p := range run.pendings {
+					rt.pending.put(p.id, p)
+				}
+				rt.wheel.addPending(run.pendings)
+				for _, p := range run.pendings {
+					rt.pending.take(p.id)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*calls), "ns/call")
+			b.ReportMetric(float64(serial.Nanoseconds())/float64(b.N*calls), "serial-ns/call")
+		})
+	}
 }

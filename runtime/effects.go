@@ -89,6 +89,26 @@ func (t *turn) Call(envelope []byte) (uint64, error) {
 	if err := t.rt.limits.DecodeCheckedCall(envelope, &c, &chk); err != nil {
 		return 0, callhost.Errorf(callhost.CodeBadRequest, "call envelope: %v", err)
 	}
+	return t.stage(&c, &chk)
+}
+
+// CallChecked stages a call that the host has decoded and checked already,
+// as abi.AppendIntCallView does for the call_ints import: c and chk must be
+// what abi.Limits.DecodeCheckedCall gives for envelope under limits that
+// allow one step with arguments one level deep. Under tighter limits it
+// decodes envelope as Call does.
+func (t *turn) CallChecked(envelope []byte, c *abi.CallView, chk *abi.CallChecks) (uint64, error) {
+	if l := t.rt.limits; l.MaxSteps < 1 || l.MaxDepth < 2 {
+		return t.Call(envelope)
+	}
+	if err := t.checkCallLimits(envelope); err != nil {
+		return 0, err
+	}
+	return t.stage(c, chk)
+}
+
+// stage checks the decoded call c against the turn's object and stages it.
+func (t *turn) stage(c *abi.CallView, chk *abi.CallChecks) (uint64, error) {
 	if chk.OperationErr != nil {
 		return 0, chk.OperationErr
 	}
@@ -97,13 +117,13 @@ func (t *turn) Call(envelope []byte) (uint64, error) {
 	if err := t.checkTarget(target); err != nil {
 		return 0, err
 	}
-	contHandler, err := t.checkContinuation(&c, &chk)
+	contHandler, err := t.checkContinuation(c, chk)
 	if err != nil {
 		return 0, err
 	}
 	placeholder := chk.Placeholder
 	forward := c.Flags&abi.FlagForward != 0
-	if err := t.checkForward(&c, forward); err != nil {
+	if err := t.checkForward(c, forward); err != nil {
 		return 0, err
 	}
 	if c.TimeoutMS > maxTimeoutMS {

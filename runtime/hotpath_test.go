@@ -3,6 +3,7 @@ package runtime
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"fmt"
 	"reflect"
 	goruntime "runtime"
@@ -398,5 +399,77 @@ func TestRunTakesFirstTurnCalls(t *testing.T) {
 	if len(holder.calls) != 0 || cap(holder.calls) < len(staged) {
 		t.Errorf("the returned holder has %d calls of capacity %d, want 0 of at least %d",
 			len(holder.calls), cap(holder.calls), len(staged))
+	}
+}
+
+// TestCallCheckedStagesAsCall stages each call twice, through Call with its
+// envelope and through CallChecked with the view of AppendIntCallView, as the
+// call_ints import does, and compares the outcomes and the staged calls. It
+// runs with the default limits and with MaxDepth 1, the least the options
+// allow, under which CallChecked decodes the envelope as Call does.
+func TestCallCheckedStagesAsCall(t *testing.T) {
+	intCall := func(handler, cont string, contArgs []int64, placeholders, timeoutMS,
+		flags uint64) abi.IntCall {
+		ints := binary.LittleEndian.AppendUint64(nil, 5)
+		for _, v := range contArgs {
+			ints = binary.LittleEndian.AppendUint64(ints, uint64(v))
+		}
+		return abi.IntCall{Class: []byte("calc"), ID: []byte("t"), Handler: []byte(handler),
+			ContHandler: []byte(cont), Ints: ints, Args: 1, ContArgs: len(contArgs),
+			Placeholders: placeholders, TimeoutMS: timeoutMS, Flags: flags}
+	}
+	cases := map[string]abi.IntCall{
+		"placeholder":          intCall("double", "gotDouble", []int64{5, 0}, 1<<1, 0, 0),
+		"no placeholder":       intCall("double", "gotDouble", []int64{5, 6}, 0, 0, 0),
+		"no continuation":      intCall("double", "", nil, 0, 250, 0),
+		"forward":              intCall("double", "", nil, 0, 0, abi.FlagForward),
+		"unknown continuation": intCall("double", "nope", []int64{1}, 0, 0, 0),
+		"empty target id": func() abi.IntCall {
+			c := intCall("double", "", nil, 0, 0, 0)
+			c.ID = nil
+			return c
+		}(),
+	}
+	for _, opts := range []Options{{}, {MaxDepth: 1}} {
+		rt := newRuntime(t, opts)
+		o := &object{addr: callhost.Object("caller", "b"), class: rt.class("caller")}
+		msg := &message{kind: msgInvoke, callID: 1, from: callhost.Object("@client", "r")}
+		for name, c := range cases {
+			name = fmt.Sprintf("%s, MaxDepth %d", name, opts.MaxDepth)
+			decoded, checked := newTurn(rt), newTurn(rt)
+			decoded.reset(nil, o, msg, newRun(rt, o))
+			checked.reset(nil, o, msg, newRun(rt, o))
+
+			_, wantErr := decoded.Call(abi.AppendIntCall(nil, &c))
+			var v abi.CallView
+			var chk abi.CallChecks
+			env := abi.AppendIntCallView(nil, &c, &v, &chk)
+			_, err := checked.CallChecked(env, &v, &chk)
+			if fmt.Sprint(err) != fmt.Sprint(wantErr) {
+				t.Errorf("%s: CallChecked error %v, Call error %v", name, err, wantErr)
+				continue
+			}
+			if len(checked.calls) != len(decoded.calls) {
+				t.Errorf("%s: CallChecked staged %d calls, Call %d", name,
+					len(checked.calls), len(decoded.calls))
+				continue
+			}
+			if wantErr != nil {
+				continue
+			}
+			got, want := checked.calls[0], decoded.calls[0]
+			if string(checked.arena) != string(decoded.arena) {
+				t.Errorf("%s: CallChecked staged bytes % x, Call % x", name,
+					checked.arena, decoded.arena)
+			}
+			// The ids differ, and a call with a continuation replies to itself.
+			got.id, want.id = 0, 0
+			if got.hasCont {
+				got.replyTo, want.replyTo = 0, 0
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("%s: CallChecked staged\n%+v\nCall staged\n%+v", name, got, want)
+			}
+		}
 	}
 }

@@ -36,11 +36,55 @@ type IntCall struct {
 // MaxIntArgs, and that a call without continuation has no continuation
 // arguments.
 func AppendIntCall(b []byte, c *IntCall) []byte {
+	var s intCallSpans
+	return appendIntCall(b, c, &s)
+}
+
+// AppendIntCallView appends the envelope of c as [AppendIntCall] does. It
+// also sets v and chk, without decoding the envelope, to what
+// [Limits.DecodeCheckedCall] gives for it under limits of MaxSteps 1 and
+// MaxDepth 2 or more. The slices of v alias the returned envelope.
+//
+// The checks cannot fail for such a call: its operation is one step whose
+// arguments are integers, and its continuation arguments are integers and
+// result placeholders.
+func AppendIntCallView(b []byte, c *IntCall, v *CallView, chk *CallChecks) []byte {
+	var s intCallSpans
+	b = appendIntCall(b, c, &s)
+	*v = CallView{
+		TargetClass: b[s.class[0]:s.class[1]],
+		TargetID:    b[s.id[0]:s.id[1]],
+		Steps:       b[s.steps[0]:s.steps[1]],
+		TimeoutMS:   c.TimeoutMS,
+		Flags:       c.Flags,
+	}
+	if len(c.ContHandler) > 0 {
+		v.HasCont = true
+		v.ContHandler = b[s.contHandler[0]:s.contHandler[1]]
+		v.ContArgs = b[s.contArgs[0]:s.contArgs[1]]
+	}
+	// A shift by 64 gives 0, so the mask covers all 64 bits then.
+	marked := c.Placeholders & (uint64(1)<<c.ContArgs - 1)
+	*chk = CallChecks{Operation: OperationInfo{Steps: 1}, Placeholder: v.HasCont && marked != 0}
+	return b
+}
+
+// intCallSpans holds where appendIntCall wrote the parts of an envelope, as
+// start and end offsets: the bytes of the strings, the encoded operation and
+// the encoded continuation arguments.
+type intCallSpans struct {
+	class, id, steps, contHandler, contArgs [2]int
+}
+
+func appendIntCall(b []byte, c *IntCall, s *intCallSpans) []byte {
 	b = msgp.AppendArrayHeader(b, 5)
 	b = msgp.AppendArrayHeader(b, 2)
 	b = appendStr(b, c.Class)
+	s.class = [2]int{len(b) - len(c.Class), len(b)}
 	b = appendStr(b, c.ID)
+	s.id = [2]int{len(b) - len(c.ID), len(b)}
 
+	s.steps[0] = len(b)
 	b = msgp.AppendArrayHeader(b, 1)
 	b = msgp.AppendArrayHeader(b, 2)
 	b = appendStr(b, c.Handler)
@@ -49,12 +93,15 @@ func AppendIntCall(b []byte, c *IntCall) []byte {
 	for k := 0; k < c.Args; k++ {
 		b = msgp.AppendInt(b, int64(binary.LittleEndian.Uint64(ints[8*k:])))
 	}
+	s.steps[1] = len(b)
 
 	if len(c.ContHandler) == 0 {
 		b = msgp.AppendNil(b)
 	} else {
 		b = msgp.AppendArrayHeader(b, 3)
 		b = appendStr(b, c.ContHandler)
+		s.contHandler = [2]int{len(b) - len(c.ContHandler), len(b)}
+		s.contArgs[0] = len(b)
 		b = msgp.AppendArrayHeader(b, c.ContArgs)
 		ints = ints[8*c.Args:]
 		for k := 0; k < c.ContArgs; k++ {
@@ -64,6 +111,7 @@ func AppendIntCall(b []byte, c *IntCall) []byte {
 				b = msgp.AppendInt(b, int64(binary.LittleEndian.Uint64(ints[8*k:])))
 			}
 		}
+		s.contArgs[1] = len(b)
 		b = msgp.AppendNil(b)
 	}
 
