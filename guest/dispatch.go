@@ -240,13 +240,30 @@ func (a *argReader) decode(i int, p any, u argDecoder) error {
 	case *float64:
 		*v, err = a.r.ReadFloat64()
 	case *Result[int]:
-		// The usual continuation outcome, read here to save a wasm guest
-		// the calls through argDecoder and the generic method.
-		if readIntOutcome(&a.r, &v.Value) {
-			v.Err = nil
-		} else {
-			err = v.decodeAny(&a.r)
+		// The usual continuation outcome: a success whose value is an
+		// integer that fits in an int. Read in place, it saves a wasm guest
+		// the skip, copy and second decode of the general decoder (230 ns
+		// against 100 ns). The code is here rather than in a function of its
+		// own, whose call would cost a wasm guest about 70 ns. decodeAny
+		// reads any other outcome again from its start.
+		start := a.r
+		if n, ok := a.r.TryArrayHeader(); ok && n == 2 {
+			if code, ok := a.r.TryInt(); ok && code == 0 {
+				x, ok := a.r.TryInt()
+				if !ok {
+					x, ok = a.r.TryUint32()
+				}
+				if !ok {
+					x, err = a.r.ReadInt()
+				}
+				if err == nil && int64(int(x)) == x {
+					v.Value, v.Err = int(x), nil
+					break
+				}
+			}
 		}
+		a.r = start
+		err = v.decodeAny(&a.r)
 	default:
 		if u != nil {
 			err = u.decodeArg(&a.r)

@@ -277,7 +277,8 @@ func TestIntResultArgument(t *testing.T) {
 }
 
 // decodeIntOutcomeGeneral decodes an outcome into a Result[int] the way the
-// general decoder does, without readIntOutcome, as the reference for it.
+// general decoder does, as the reference for the in-place read of
+// argReader.decode.
 func decodeIntOutcomeGeneral(rd *msgp.Reader) (Result[int], error) {
 	var r Result[int]
 	value, failed, err := abi.ReadOutcome(rd)
@@ -294,8 +295,8 @@ func decodeIntOutcomeGeneral(rd *msgp.Reader) (Result[int], error) {
 
 // TestIntResultMatchesGeneralDecoder checks that a Result[int] argument
 // decodes every outcome shape as the general decoder does: the same value,
-// error outcome, decode failure and bytes consumed, whether or not
-// readIntOutcome takes it.
+// error outcome, decode failure and bytes consumed, whether or not the
+// in-place read of argReader.decode takes it.
 func TestIntResultMatchesGeneralDecoder(t *testing.T) {
 	cases := map[string][]byte{
 		"fixint":              {0x92, 0x00, 0x05},
@@ -325,9 +326,10 @@ func TestIntResultMatchesGeneralDecoder(t *testing.T) {
 		wantReader := msgp.NewReader(input)
 		want, wantErr := decodeIntOutcomeGeneral(&wantReader)
 
-		gotReader := msgp.NewReader(input)
+		var args argReader
+		args.reset(input, "h")
 		var got Result[int]
-		gotErr := got.decodeArg(&gotReader)
+		gotErr := args.decode(0, &got, nil)
 
 		if (gotErr != nil) != (wantErr != nil) {
 			t.Errorf("%s: decode error %v, general decoder error %v", name, gotErr, wantErr)
@@ -344,7 +346,7 @@ func TestIntResultMatchesGeneralDecoder(t *testing.T) {
 			t.Errorf("%s: outcome error %v, general decoder outcome error %v",
 				name, got.Err, want.Err)
 		}
-		if got, want := gotReader.Offset(), wantReader.Offset(); got != want {
+		if got, want := args.r.Offset(), wantReader.Offset(); got != want {
 			t.Errorf("%s: read %d bytes, general decoder read %d", name, got, want)
 		}
 	}
