@@ -3,6 +3,7 @@ package host
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -28,9 +29,50 @@ func callIntsArgs(class, id, handler, cont string, ints []int64, args, contArgs 
 	}
 }
 
+// checkedEffects is a testEffects that also takes call_ints calls through
+// CallChecked. It records each envelope as Call does, and fails the call when
+// the view and checks differ from those DecodeCheckedCall gives for it.
+type checkedEffects struct {
+	*testEffects
+	checked int // calls that came through CallChecked
+}
+
+func (f *checkedEffects) CallChecked(env []byte, c *abi.CallView, chk *abi.CallChecks) (uint64, error) {
+	var want abi.CallView
+	var wantChk abi.CallChecks
+	if err := abi.DefaultLimits.DecodeCheckedCall(env, &want, &wantChk); err != nil {
+		return 0, err
+	}
+	if fmt.Sprintf("%v", *c) != fmt.Sprintf("%v", want) || *chk != wantChk {
+		return 0, fmt.Errorf("view %v and checks %+v, DecodeCheckedCall gives %v and %+v",
+			*c, *chk, want, wantChk)
+	}
+	f.checked++
+	return f.Call(env)
+}
+
+// TestCallIntsRecordsTheCallEnvelope runs with an Effects that takes calls
+// only through Call and with one that takes them through CallChecked.
 func TestCallIntsRecordsTheCallEnvelope(t *testing.T) {
+	plain := newTestEffects()
+	checked := &checkedEffects{testEffects: newTestEffects()}
+	for _, fx := range []Effects{plain, checked} {
+		testCallIntsRecords(t, fx)
+	}
+	if checked.checked != 2 {
+		t.Errorf("CallChecked took %d calls, want 2", checked.checked)
+	}
+}
+
+func testCallIntsRecords(t *testing.T, fx Effects) {
+	t.Helper()
 	_, p := newGuestPool(t, Config{}, PoolConfig{Max: 1})
-	fx := newTestEffects()
+	recorded := func() *testEffects {
+		if c, ok := fx.(*checkedEffects); ok {
+			return c.testEffects
+		}
+		return fx.(*testEffects)
+	}()
 	long := strings.Repeat("c", 40)
 	for _, tc := range []struct {
 		name string
@@ -54,7 +96,7 @@ func TestCallIntsRecordsTheCallEnvelope(t *testing.T) {
 			},
 		},
 	} {
-		fx.calls = nil
+		recorded.calls = nil
 		val := turnOK(t, p, invoke("callints", tc.args...), fx)
 		r := msgp.NewReader(val)
 		if id := mustInt(t, &r); id != 1 {
@@ -64,8 +106,8 @@ func TestCallIntsRecordsTheCallEnvelope(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(fx.calls) != 1 || !bytes.Equal(fx.calls[0], want) {
-			t.Errorf("%s: recorded % x, want % x", tc.name, fx.calls, want)
+		if len(recorded.calls) != 1 || !bytes.Equal(recorded.calls[0], want) {
+			t.Errorf("%s, Effects %T: recorded % x, want % x", tc.name, fx, recorded.calls, want)
 		}
 	}
 }

@@ -102,7 +102,7 @@ type importState struct {
 // checkedCaller is implemented by an Effects that stages a call the host has
 // decoded and checked already, which spares the call_ints import a decoding
 // of the envelope it has just encoded. The runtime implements it; c and chk
-// are what abi.AppendIntCallView gives, and alias envelope.
+// are what abi.AppendIntCallView gives, and the slices of c alias envelope.
 type checkedCaller interface {
 	CallChecked(envelope []byte, c *abi.CallView, chk *abi.CallChecks) (callID uint64, err error)
 }

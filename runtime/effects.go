@@ -94,9 +94,9 @@ func (t *turn) Call(envelope []byte) (uint64, error) {
 
 // CallChecked stages a call that the host has decoded and checked already,
 // as abi.AppendIntCallView does for the call_ints import: c and chk must be
-// what abi.Limits.DecodeCheckedCall gives for envelope under limits that
-// allow one step with arguments one level deep. Under tighter limits it
-// decodes envelope as Call does.
+// what abi.Limits.DecodeCheckedCall gives for envelope under any limits with
+// MaxSteps at least 1 and MaxDepth at least 2. Under other limits it decodes
+// envelope as Call does.
 func (t *turn) CallChecked(envelope []byte, c *abi.CallView, chk *abi.CallChecks) (uint64, error) {
 	if l := t.rt.limits; l.MaxSteps < 1 || l.MaxDepth < 2 {
 		return t.Call(envelope)

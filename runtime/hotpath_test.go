@@ -404,50 +404,72 @@ func TestRunTakesFirstTurnCalls(t *testing.T) {
 
 // TestCallCheckedStagesAsCall stages each call twice, through Call with its
 // envelope and through CallChecked with the view of AppendIntCallView, as the
-// call_ints import does, and compares the outcomes and the staged calls. It
-// runs with the default limits and with MaxDepth 1, the least the options
-// allow, under which CallChecked decodes the envelope as Call does.
+// call_ints import does, and compares the outcomes and the staged calls. The
+// first options make the limit cases fail; under MaxDepth 1, the least the
+// options allow, CallChecked decodes the envelope as Call does.
 func TestCallCheckedStagesAsCall(t *testing.T) {
-	intCall := func(handler, cont string, contArgs []int64, placeholders, timeoutMS,
+	intCall := func(cont string, contArgs []int64, placeholders, timeoutMS,
 		flags uint64) abi.IntCall {
 		ints := binary.LittleEndian.AppendUint64(nil, 5)
 		for _, v := range contArgs {
 			ints = binary.LittleEndian.AppendUint64(ints, uint64(v))
 		}
-		return abi.IntCall{Class: []byte("calc"), ID: []byte("t"), Handler: []byte(handler),
+		return abi.IntCall{Class: []byte("calc"), ID: []byte("t"), Handler: []byte("double"),
 			ContHandler: []byte(cont), Ints: ints, Args: 1, ContArgs: len(contArgs),
 			Placeholders: placeholders, TimeoutMS: timeoutMS, Flags: flags}
 	}
-	cases := map[string]abi.IntCall{
-		"placeholder":          intCall("double", "gotDouble", []int64{5, 0}, 1<<1, 0, 0),
-		"no placeholder":       intCall("double", "gotDouble", []int64{5, 6}, 0, 0, 0),
-		"no continuation":      intCall("double", "", nil, 0, 250, 0),
-		"forward":              intCall("double", "", nil, 0, 0, abi.FlagForward),
-		"unknown continuation": intCall("double", "nope", []int64{1}, 0, 0, 0),
-		"empty target id": func() abi.IntCall {
-			c := intCall("double", "", nil, 0, 0, 0)
-			c.ID = nil
-			return c
-		}(),
+	noTarget := intCall("", nil, 0, 0, 0)
+	noTarget.ID = nil
+	cases := []struct {
+		name    string
+		call    abi.IntCall
+		second  bool // made after another call in the same turn
+		limited bool // fails under the first options
+		invalid bool // fails under both
+	}{
+		{name: "placeholder", call: intCall("gotDouble", []int64{5, 0}, 1<<1, 0, 0)},
+		{name: "no placeholder", call: intCall("gotDouble", []int64{5, 6}, 0, 0, 0)},
+		{name: "no continuation", call: intCall("", nil, 0, 250, 0)},
+		{name: "forward", call: intCall("", nil, 0, 0, abi.FlagForward)},
+		{name: "unknown continuation", invalid: true, call: intCall("nope", []int64{1}, 0, 0, 0)},
+		{name: "empty target id", invalid: true, call: noTarget},
+		{name: "timeout over the maximum", invalid: true, call: intCall("", nil, 0, maxTimeoutMS+1, 0)},
+		{name: "envelope over MaxCallSize", limited: true,
+			call: intCall("gotDouble", []int64{1, 2, 3, 4, 5, 6, 7, 8}, 0, 0, 0)},
+		{name: "second call of the turn", second: true, limited: true,
+			call: intCall("gotDouble", []int64{5, 0}, 1<<1, 0, 0)},
 	}
-	for _, opts := range []Options{{}, {MaxDepth: 1}} {
+	for k, opts := range []Options{{MaxCallSize: 40, MaxCallsPerTurn: 1}, {MaxDepth: 1}} {
 		rt := newRuntime(t, opts)
 		o := &object{addr: callhost.Object("caller", "b"), class: rt.class("caller")}
 		msg := &message{kind: msgInvoke, callID: 1, from: callhost.Object("@client", "r")}
-		for name, c := range cases {
-			name = fmt.Sprintf("%s, MaxDepth %d", name, opts.MaxDepth)
+		for _, tc := range cases {
+			name := fmt.Sprintf("%s, options %d", tc.name, k)
 			decoded, checked := newTurn(rt), newTurn(rt)
 			decoded.reset(nil, o, msg, newRun(rt, o))
 			checked.reset(nil, o, msg, newRun(rt, o))
+			if tc.second {
+				env := abi.AppendIntCall(nil, &cases[1].call)
+				if _, err := decoded.Call(env); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := checked.Call(env); err != nil {
+					t.Fatal(err)
+				}
+			}
 
-			_, wantErr := decoded.Call(abi.AppendIntCall(nil, &c))
+			_, wantErr := decoded.Call(abi.AppendIntCall(nil, &tc.call))
 			var v abi.CallView
 			var chk abi.CallChecks
-			env := abi.AppendIntCallView(nil, &c, &v, &chk)
+			env := abi.AppendIntCallView(nil, &tc.call, &v, &chk)
 			_, err := checked.CallChecked(env, &v, &chk)
 			if fmt.Sprint(err) != fmt.Sprint(wantErr) {
 				t.Errorf("%s: CallChecked error %v, Call error %v", name, err, wantErr)
 				continue
+			}
+			wantFailure := tc.invalid || (tc.limited && k == 0)
+			if (err != nil) != wantFailure {
+				t.Errorf("%s: error %v, want failure %v", name, err, wantFailure)
 			}
 			if len(checked.calls) != len(decoded.calls) {
 				t.Errorf("%s: CallChecked staged %d calls, Call %d", name,
@@ -457,7 +479,7 @@ func TestCallCheckedStagesAsCall(t *testing.T) {
 			if wantErr != nil {
 				continue
 			}
-			got, want := checked.calls[0], decoded.calls[0]
+			got, want := checked.calls[len(checked.calls)-1], decoded.calls[len(decoded.calls)-1]
 			if string(checked.arena) != string(decoded.arena) {
 				t.Errorf("%s: CallChecked staged bytes % x, Call % x", name,
 					checked.arena, decoded.arena)

@@ -42,8 +42,9 @@ func AppendIntCall(b []byte, c *IntCall) []byte {
 
 // AppendIntCallView appends the envelope of c as [AppendIntCall] does. It
 // also sets v and chk, without decoding the envelope, to what
-// [Limits.DecodeCheckedCall] gives for it under limits of MaxSteps 1 and
-// MaxDepth 2 or more. The slices of v alias the returned envelope.
+// [Limits.DecodeCheckedCall] gives for it under any limits with MaxSteps at
+// least 1 and MaxDepth at least 2. The slices of v alias the returned
+// envelope.
 //
 // The checks cannot fail for such a call: its operation is one step whose
 // arguments are integers, and its continuation arguments are integers and
