@@ -133,6 +133,9 @@ func bind0[R any](name string, exposed bool, fn func(*Ctx) (R, error)) *handler 
 		if err != nil {
 			return out, err
 		}
+		if res.none {
+			return append(out, 0xc0), nil // see resultSlot.append
+		}
 		return res.append(out, v)
 	}
 	return &handler{name: name, exposed: exposed, arity: 0, run: run}
@@ -151,6 +154,9 @@ func bind1[A, R any](name string, exposed bool, fn func(*Ctx, A) (R, error)) *ha
 		v, err := fn(c, va)
 		if err != nil {
 			return out, err
+		}
+		if res.none {
+			return append(out, 0xc0), nil // see resultSlot.append
 		}
 		return res.append(out, v)
 	}
@@ -173,6 +179,9 @@ func bind2[A, B, R any](name string, exposed bool, fn func(*Ctx, A, B) (R, error
 		v, err := fn(c, va, vb)
 		if err != nil {
 			return out, err
+		}
+		if res.none {
+			return append(out, 0xc0), nil // see resultSlot.append
 		}
 		return res.append(out, v)
 	}
@@ -199,6 +208,9 @@ func bind3[A, B, C, R any](name string, exposed bool,
 		v, err := fn(c, va, vb, vc)
 		if err != nil {
 			return out, err
+		}
+		if res.none {
+			return append(out, 0xc0), nil // see resultSlot.append
 		}
 		return res.append(out, v)
 	}
@@ -229,6 +241,9 @@ func bind4[A, B, C, D, R any](name string, exposed bool,
 		v, err := fn(c, va, vb, vc, vd)
 		if err != nil {
 			return out, err
+		}
+		if res.none {
+			return append(out, 0xc0), nil // see resultSlot.append
 		}
 		return res.append(out, v)
 	}
@@ -273,7 +288,9 @@ func newResultSlot[R any](handler string) *resultSlot[R] {
 
 // append appends the encoding of v. A handler returning None, as
 // continuations usually do, gets its nil without the type switch of
-// appendValue.
+// appendValue. The bind functions test none before they call append, which
+// saves such a handler's turn a function call (append is too large to be
+// inlined).
 func (s *resultSlot[R]) append(out []byte, v R) ([]byte, error) {
 	if s.none {
 		return append(out, 0xc0), nil
