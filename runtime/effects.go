@@ -93,12 +93,12 @@ func (t *turn) Call(envelope []byte) (uint64, error) {
 }
 
 // CallChecked stages a call that the host has decoded and checked already,
-// as abi.AppendIntCallView does for the call_ints import: c and chk must be
-// what abi.Limits.DecodeCheckedCall gives for envelope under any limits with
-// MaxSteps at least 1 and MaxDepth at least 2. Under other limits it decodes
+// as abi.AppendIntCallView does for the call_ints import. c and chk must be
+// what DecodeCheckedCall gives for envelope under limits for which
+// abi.Limits.AllowsSimpleCalls holds. Under other limits CallChecked decodes
 // envelope as Call does.
 func (t *turn) CallChecked(envelope []byte, c *abi.CallView, chk *abi.CallChecks) (uint64, error) {
-	if l := t.rt.limits; l.MaxSteps < 1 || l.MaxDepth < 2 {
+	if !t.rt.limits.AllowsSimpleCalls() {
 		return t.Call(envelope)
 	}
 	if err := t.checkCallLimits(envelope); err != nil {

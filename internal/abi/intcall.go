@@ -42,13 +42,13 @@ func AppendIntCall(b []byte, c *IntCall) []byte {
 
 // AppendIntCallView appends the envelope of c as [AppendIntCall] does. It
 // also sets v and chk, without decoding the envelope, to what
-// [Limits.DecodeCheckedCall] gives for it under any limits with MaxSteps at
-// least 1 and MaxDepth at least 2. The slices of v alias the returned
+// [Limits.DecodeCheckedCall] gives for it under any limits for which
+// [Limits.AllowsSimpleCalls] holds. The slices of v alias the returned
 // envelope.
 //
-// The checks cannot fail for such a call: its operation is one step whose
-// arguments are integers, and its continuation arguments are integers and
-// result placeholders.
+// Under those limits the checks pass for every such call, because its
+// operation is one step whose arguments are integers, and its continuation
+// arguments are integers and result placeholders.
 func AppendIntCallView(b []byte, c *IntCall, v *CallView, chk *CallChecks) []byte {
 	var s intCallSpans
 	b = appendIntCall(b, c, &s)
@@ -70,9 +70,9 @@ func AppendIntCallView(b []byte, c *IntCall, v *CallView, chk *CallChecks) []byt
 	return b
 }
 
-// intCallSpans holds where appendIntCall wrote the parts of an envelope, as
-// start and end offsets: the bytes of the strings, the encoded operation and
-// the encoded continuation arguments.
+// intCallSpans is where appendIntCall wrote the parts of an envelope, as
+// start and end offsets. It covers the bytes of the strings, the encoded
+// operation and the encoded continuation arguments.
 type intCallSpans struct {
 	class, id, steps, contHandler, contArgs [2]int
 }

@@ -13,9 +13,7 @@ import "github.com/callhost/callhost"
 // The host decodes every call a turn makes, so the common shape is read in
 // one pass over the bytes.
 func (l Limits) decodeSimpleCall(b []byte, c *CallView, chk *CallChecks) bool {
-	// One step with arguments one level deep needs MaxSteps >= 1 and, for
-	// the arguments' elements, MaxDepth >= 2.
-	if l.MaxSteps < 1 || l.MaxDepth < 2 || len(b) < 12 || b[0] != 0x95 || b[1] != 0x92 {
+	if !l.AllowsSimpleCalls() || len(b) < 12 || b[0] != 0x95 || b[1] != 0x92 {
 		return false
 	}
 
@@ -65,6 +63,12 @@ func (l Limits) decodeSimpleCall(b []byte, c *CallView, chk *CallChecks) bool {
 	*chk = CallChecks{Operation: OperationInfo{Steps: 1}, Placeholder: placeholder}
 	return true
 }
+
+// AllowsSimpleCalls reports whether l accepts every call of one step whose
+// arguments are scalars, as decodeSimpleCall and AppendIntCallView assume.
+// Such a call needs MaxSteps >= 1 and, for the arguments' elements,
+// MaxDepth >= 2.
+func (l Limits) AllowsSimpleCalls() bool { return l.MaxSteps >= 1 && l.MaxDepth >= 2 }
 
 // simpleReader reads the values that decodeSimpleCall accepts. Each method
 // reports false when the next value is not of its kind or runs past the
