@@ -77,16 +77,16 @@ func (c *Ctx) Forward(target Address, op Operation, opts ...CallOption) error {
 	return err
 }
 
-// call checks a call and makes it. It holds the path of the call_ints
-// import, which most calls take, rather than a function of its own, because
-// a function call costs a wasm guest about 70 ns, as much as the rest of a
-// call's work in the guest.
+// call checks a call and makes it. Most calls take the path of the
+// call_ints import, which is written here rather than in a function of its
+// own: a function call costs a wasm guest about 70 ns, as much as the rest
+// of the call's work in the guest.
 //
-// call_ints leaves encoding the envelope to the host; encoding takes a wasm
-// guest about as long as the rest of the call. It serves an operation of one
-// step whose arguments are ints, with a continuation, if any, whose arguments
-// are ints and placeholders and which names no object. envelopeCall makes
-// any other call.
+// call_ints leaves encoding the envelope to the host, which saves the guest
+// about half of a call's cost. It serves an operation of one step whose
+// arguments are ints, with a continuation, if any, whose arguments are ints
+// and placeholders and which names no object. envelopeCall makes any other
+// call.
 func (c *Ctx) call(target Address, op Operation, then *Continuation, flags uint64,
 	opts []CallOption) (uint64, error) {
 	if !c.active {

@@ -134,7 +134,7 @@ func bind0[R any](name string, exposed bool, fn func(*Ctx) (R, error)) *handler 
 			return out, err
 		}
 		if res.none {
-			return append(out, 0xc0), nil // see resultSlot.append
+			return msgp.AppendNil(out), nil // see resultSlot.append
 		}
 		return res.append(out, v)
 	}
@@ -156,7 +156,7 @@ func bind1[A, R any](name string, exposed bool, fn func(*Ctx, A) (R, error)) *ha
 			return out, err
 		}
 		if res.none {
-			return append(out, 0xc0), nil // see resultSlot.append
+			return msgp.AppendNil(out), nil // see resultSlot.append
 		}
 		return res.append(out, v)
 	}
@@ -181,7 +181,7 @@ func bind2[A, B, R any](name string, exposed bool, fn func(*Ctx, A, B) (R, error
 			return out, err
 		}
 		if res.none {
-			return append(out, 0xc0), nil // see resultSlot.append
+			return msgp.AppendNil(out), nil // see resultSlot.append
 		}
 		return res.append(out, v)
 	}
@@ -210,7 +210,7 @@ func bind3[A, B, C, R any](name string, exposed bool,
 			return out, err
 		}
 		if res.none {
-			return append(out, 0xc0), nil // see resultSlot.append
+			return msgp.AppendNil(out), nil // see resultSlot.append
 		}
 		return res.append(out, v)
 	}
@@ -243,7 +243,7 @@ func bind4[A, B, C, D, R any](name string, exposed bool,
 			return out, err
 		}
 		if res.none {
-			return append(out, 0xc0), nil // see resultSlot.append
+			return msgp.AppendNil(out), nil // see resultSlot.append
 		}
 		return res.append(out, v)
 	}
@@ -286,15 +286,10 @@ func newResultSlot[R any](handler string) *resultSlot[R] {
 	return s
 }
 
-// append appends the encoding of v. A handler returning None, as
-// continuations usually do, gets its nil without the type switch of
-// appendValue. The bind functions test none before they call append, which
-// saves such a handler's turn a function call (append is too large to be
-// inlined).
+// append appends the encoding of v. The bind closures write the nil of a
+// None result themselves, as continuations usually return, because append
+// is too large to be inlined and a call costs a wasm guest about 70 ns.
 func (s *resultSlot[R]) append(out []byte, v R) ([]byte, error) {
-	if s.none {
-		return append(out, 0xc0), nil
-	}
 	s.v = v
 	out, err := appendValue(out, &s.v)
 	take(&s.v)

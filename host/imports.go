@@ -92,17 +92,17 @@ type importState struct {
 	envelope   []byte // the envelope call_ints encodes
 
 	// checked is fx when it stages calls decoded by the host, else nil.
-	// view and chk hold the call_ints call it is passed, in the heap so that
-	// passing them allocates nothing.
+	// view and chk are the call_ints call passed to it. They live in the
+	// heap, so that passing them allocates nothing.
 	checked checkedCaller
 	view    abi.CallView
 	chk     abi.CallChecks
 }
 
-// checkedCaller is implemented by an Effects that stages a call the host has
-// decoded and checked already, which spares the call_ints import a decoding
-// of the envelope it has just encoded. The runtime implements it; c and chk
-// are what abi.AppendIntCallView gives, and the slices of c alias envelope.
+// checkedCaller is an Effects that stages a call the host has decoded and
+// checked already, so that the call_ints import does not decode the envelope
+// it has just encoded. The runtime implements it. c and chk are what
+// abi.AppendIntCallView gives, and the slices of c alias envelope.
 type checkedCaller interface {
 	CallChecked(envelope []byte, c *abi.CallView, chk *abi.CallChecks) (callID uint64, err error)
 }
